@@ -67,6 +67,15 @@ type ForceLeaveResult struct {
 	Removed bool   `json:"removed_from_raft"`
 }
 
+// Health is the answer to GET /v1/health. Ready is true once the agent has
+// joined the cluster and knows a Raft leader, so a systemd unit or a load
+// balancer can wait for it.
+type Health struct {
+	Node   string `json:"node"`
+	Leader string `json:"leader"`
+	Ready  bool   `json:"ready"`
+}
+
 // Version is the answer to GET /v1/version.
 type Version = version.Info
 

@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 )
 
@@ -98,6 +99,10 @@ func CreateCert(caDir, outDir string, opts CertOptions) (certPath, keyPath strin
 	if opts.Name == "" {
 		return "", "", errors.New("certificate needs a node name")
 	}
+	if !nodeNameSyntax.MatchString(opts.Name) {
+		// The name becomes a file name below outDir, so "../x" must not pass.
+		return "", "", fmt.Errorf("node name %q: use letters, digits, \"_\", \".\" and \"-\", starting with a letter or digit, at most 63 characters", opts.Name)
+	}
 	if opts.Validity <= 0 {
 		opts.Validity = DefaultCertValidity
 	}
@@ -145,6 +150,9 @@ func CreateCert(caDir, outDir string, opts CertOptions) (certPath, keyPath strin
 	}
 	return certPath, keyPath, nil
 }
+
+// nodeNameSyntax is the syntax of a node name, the same the agent config checks.
+var nodeNameSyntax = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
 
 // PeerName is the node name a certificate speaks for: its first DNS SAN, or
 // its common name when it has none.
@@ -198,11 +206,33 @@ func writePair(certPath, keyPath string, der []byte, key *ecdsa.PrivateKey) erro
 	if err != nil {
 		return fmt.Errorf("encode key: %w", err)
 	}
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return fmt.Errorf("write certificate: %w", err)
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := writeNew(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return fmt.Errorf("write key: %w", err)
 	}
+	if err := writeNew(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		os.Remove(keyPath) // a key without its certificate is useless and would block a retry
+		return fmt.Errorf("write certificate: %w", err)
+	}
 	return nil
+}
+
+// writeNew creates path with data and syncs it. It never replaces an
+// existing file (O_EXCL), even one created since refuseExisting looked, and
+// removes what it wrote when it fails.
+func writeNew(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }

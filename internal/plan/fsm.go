@@ -1,0 +1,120 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// FSM applies committed commands to State. It is safe for concurrent
+// readers; raft calls Apply, Snapshot and Restore from one goroutine.
+type FSM struct {
+	mu    sync.RWMutex
+	state State
+}
+
+// NewFSM returns an empty state machine.
+func NewFSM() *FSM { return &FSM{state: newState()} }
+
+// Apply implements raft.FSM. An unknown command type panics, as in Consul:
+// a replica that cannot understand the log must stop rather than diverge.
+func (f *FSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	t, body, err := decode(l.Data)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch t {
+	case CmdSetClusterID:
+		var c SetClusterID
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply set-cluster-id: %w", err)
+		}
+		if f.state.ClusterID == "" {
+			f.state.ClusterID = c.ID
+		}
+	case CmdUpsertNode:
+		var n Node
+		if err := json.Unmarshal(body, &n); err != nil {
+			return fmt.Errorf("apply upsert-node: %w", err)
+		}
+		f.state.Nodes[n.Name] = n
+	case CmdMarkLeft:
+		var c NodeName
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply mark-left: %w", err)
+		}
+		if n, ok := f.state.Nodes[c.Name]; ok {
+			n.Left = true
+			f.state.Nodes[c.Name] = n
+		}
+	case CmdRemoveNode:
+		var c NodeName
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply remove-node: %w", err)
+		}
+		delete(f.state.Nodes, c.Name)
+	default:
+		panic(fmt.Sprintf("plan: unknown command type %d at index %d; this agent is older than the leader, upgrade it", t, l.Index))
+	}
+	return nil
+}
+
+// ClusterID returns the cluster's identity, "" until the first leader names it.
+func (f *FSM) ClusterID() string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.ClusterID
+}
+
+// Node returns one registry record.
+func (f *FSM) Node(name string) (Node, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	n, ok := f.state.Nodes[name]
+	return n.Clone(), ok
+}
+
+// Nodes returns every registry record, sorted by name.
+func (f *FSM) Nodes() []Node {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]Node, 0, len(f.state.Nodes))
+	for _, n := range f.state.Nodes {
+		out = append(out, n.Clone())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Snapshot implements raft.FSM.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	st := State{ClusterID: f.state.ClusterID, Nodes: make(map[string]Node, len(f.state.Nodes))}
+	for k, n := range f.state.Nodes {
+		st.Nodes[k] = n.Clone()
+	}
+	return &snapshot{state: st}, nil
+}
+
+// Restore implements raft.FSM: it builds a new state and swaps it in.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.state = st
+	f.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,65 @@
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/zstd"
+)
+
+// snapshotMagic starts every snapshot so a wrong file is refused clearly.
+const snapshotMagic = "LEPTON-PLAN-1\n"
+
+type snapshot struct{ state State }
+
+// Persist writes the magic line, then the state as zstd-compressed JSON.
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := writeSnapshot(sink, s.state); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() {}
+
+func writeSnapshot(w io.Writer, st State) error {
+	if _, err := io.WriteString(w, snapshotMagic); err != nil {
+		return fmt.Errorf("write snapshot header: %w", err)
+	}
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return fmt.Errorf("snapshot encoder: %w", err)
+	}
+	if err := json.NewEncoder(zw).Encode(st); err != nil {
+		zw.Close()
+		return fmt.Errorf("encode snapshot: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("finish snapshot: %w", err)
+	}
+	return nil
+}
+
+func readSnapshot(r io.Reader) (State, error) {
+	head := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(r, head); err != nil || string(head) != snapshotMagic {
+		return State{}, errors.New("restore snapshot: not a Lepton plan snapshot (bad header)")
+	}
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+	if err != nil {
+		return State{}, fmt.Errorf("restore snapshot: %w", err)
+	}
+	defer zr.Close()
+	st := newState()
+	if err := json.NewDecoder(zr).Decode(&st); err != nil {
+		return State{}, fmt.Errorf("restore snapshot: decode: %w", err)
+	}
+	if st.Nodes == nil {
+		st.Nodes = map[string]Node{}
+	}
+	return st, nil
+}

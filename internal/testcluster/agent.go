@@ -1,0 +1,175 @@
+package testcluster
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/leptonmesh/lepton/internal/api"
+	"go.yaml.in/yaml/v3"
+)
+
+// Agent is one leptond process of a test cluster.
+type Agent struct {
+	c          *Cluster
+	Spec       Spec
+	Dir        string
+	ConfigPath string
+	GossipPort int
+	QUICPort   int
+	APIPort    int
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
+	exitCode int
+	starts   int
+}
+
+// APIAddr is the agent's HTTP API address.
+func (a *Agent) APIAddr() string { return fmt.Sprintf("http://127.0.0.1:%d", a.APIPort) }
+
+// GossipAddr is the agent's gossip address.
+func (a *Agent) GossipAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.GossipPort) }
+
+// LogPath is where the agent's output goes (appended across restarts).
+func (a *Agent) LogPath() string { return filepath.Join(a.Dir, "leptond.log") }
+
+// Client returns an API client for the agent, with the cluster's token.
+func (a *Agent) Client() *api.Client {
+	cl, err := api.NewClient(a.APIAddr(), a.c.Token)
+	if err != nil {
+		a.c.t.Fatal(err)
+	}
+	return cl
+}
+
+// Start runs leptond with the agent's config.
+func (a *Agent) Start() {
+	a.c.t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	logf, err := os.OpenFile(a.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		a.c.t.Fatal(err)
+	}
+	a.starts++
+	fmt.Fprintf(logf, "==== start %d ====\n", a.starts)
+	cmd := exec.Command(a.c.Bin.Leptond, "--config", a.ConfigPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=")
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		a.c.t.Fatalf("start %s: %v", a.Spec.Name, err)
+	}
+	done := make(chan struct{})
+	a.cmd, a.done = cmd, done
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		a.mu.Lock()
+		a.exitCode = cmd.ProcessState.ExitCode()
+		a.mu.Unlock()
+		close(done)
+	}()
+}
+
+// Running reports whether the process is alive.
+func (a *Agent) Running() bool {
+	a.mu.Lock()
+	done := a.done
+	a.mu.Unlock()
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill sends SIGKILL (kill -9) and waits for the process to go.
+func (a *Agent) Kill() { a.signal(syscall.SIGKILL, 10*time.Second) }
+
+// Stop sends SIGTERM (a graceful leave) and waits up to 30 s.
+func (a *Agent) Stop() { a.signal(syscall.SIGTERM, 30*time.Second) }
+
+func (a *Agent) signal(sig syscall.Signal, wait time.Duration) {
+	a.mu.Lock()
+	cmd, done := a.cmd, a.done
+	a.mu.Unlock()
+	if cmd == nil || !a.Running() {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(wait):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Wait waits for the process to exit by itself and returns its exit code.
+func (a *Agent) Wait(timeout time.Duration) (int, error) {
+	a.mu.Lock()
+	done := a.done
+	a.mu.Unlock()
+	select {
+	case <-done:
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.exitCode, nil
+	case <-time.After(timeout):
+		return 0, fmt.Errorf("%s still running after %v", a.Spec.Name, timeout)
+	}
+}
+
+// Log returns everything the agent has logged.
+func (a *Agent) Log() string {
+	b, _ := os.ReadFile(a.LogPath())
+	return string(b)
+}
+
+// LogTail returns the last n lines of the agent's log.
+func (a *Agent) LogTail(n int) string {
+	lines := strings.Split(strings.TrimRight(a.Log(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Ctl runs the leptonctl binary against this agent and returns stdout,
+// stderr and the exit code.
+func (a *Agent) Ctl(args ...string) (string, string, int) {
+	cmd := exec.Command(a.c.Bin.Leptonctl, args...)
+	cmd.Env = append(os.Environ(), "LEPTON_ADDR="+a.APIAddr(), "LEPTON_TOKEN="+a.c.Token)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	return out.String(), errb.String(), code
+}
+
+func writeYAML(path string, v any) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}

@@ -1,0 +1,94 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// raftLayer is a hashicorp/raft StreamLayer made of KindRaft streams.
+type raftLayer struct {
+	ep        *Endpoint
+	advertise net.Addr
+	resolve   func(addr string) (string, error)
+	conns     chan *Stream
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// RaftLayer returns a raft.StreamLayer for raft.NewNetworkTransport. Addr
+// returns advertise (Raft's own server address). Dial asks resolve which
+// node lives at a Raft address (the gossip directory) and refuses addresses
+// it does not know, so Raft only talks to certificates named as gossip says.
+// Accept returns inbound Raft streams. Close stops Accept; it does not close
+// the Endpoint. Call it once, before Serve.
+func (e *Endpoint) RaftLayer(advertise net.Addr, resolve func(addr string) (peerName string, err error)) raft.StreamLayer {
+	l := &raftLayer{
+		ep:        e,
+		advertise: advertise,
+		resolve:   resolve,
+		conns:     make(chan *Stream),
+		done:      make(chan struct{}),
+	}
+	e.Handle(KindRaft, l.hand)
+	return l
+}
+
+// hand passes an inbound stream to Accept. The number of streams waiting
+// here is bounded by the peers' stream limits.
+func (l *raftLayer) hand(s *Stream) {
+	select {
+	case l.conns <- s:
+	case <-l.done:
+		_ = s.Close()
+	case <-l.ep.ctx.Done():
+		_ = s.Close()
+	}
+}
+
+// Accept waits for the next inbound Raft stream.
+func (l *raftLayer) Accept() (net.Conn, error) {
+	select {
+	case s := <-l.conns:
+		return s, nil
+	case <-l.done:
+		return nil, fmt.Errorf("raft layer: %w", net.ErrClosed)
+	case <-l.ep.ctx.Done():
+		return nil, fmt.Errorf("raft layer: %w", ErrClosed)
+	}
+}
+
+// Close stops Accept. Idempotent.
+func (l *raftLayer) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return nil
+}
+
+// Addr is the advertised Raft address.
+func (l *raftLayer) Addr() net.Addr { return l.advertise }
+
+// Dial opens a Raft stream to the node at address.
+func (l *raftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	addr := string(address)
+	name, err := l.resolve(addr)
+	if err != nil {
+		return nil, fmt.Errorf("raft dial %s: %w: %w", addr, ErrUnknownPeer, err)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("raft dial %s: %w", addr, ErrUnknownPeer)
+	}
+	if timeout <= 0 {
+		timeout = dialTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s, err := l.ep.OpenStream(ctx, addr, name, KindRaft)
+	if err != nil {
+		return nil, fmt.Errorf("raft dial: %w", err)
+	}
+	return s, nil
+}
