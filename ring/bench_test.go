@@ -12,7 +12,6 @@ func BenchmarkOwner(b *testing.B) {
 	for i := range keys {
 		keys[i] = rng.Uint64()
 	}
-	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		_ = r.Owner(keys[i&(len(keys)-1)])
 	}

@@ -11,11 +11,13 @@ import (
 // member carries more than 25% above its fair share.
 const DefaultLoadFactor = 1.25
 
-// MaxLoadFactor is the largest c AssignBounded accepts. Beyond it the bound
-// never binds and plain Owner gives the same answer faster.
+// MaxLoadFactor is the largest c AssignBounded accepts. Near it the bound
+// no longer binds on rings of fewer than 1000 members, and plain Owner gives
+// the same answer faster.
 const MaxLoadFactor = 1000
 
-// MaxBatch is the largest number of keys one AssignBounded call accepts.
+// MaxBatch is the largest number of keys one AssignBounded call accepts;
+// callers place larger jobs in several batches.
 const MaxBatch = math.MaxInt32
 
 // ErrBadBatch means AssignBounded got arguments it cannot place: weights of
@@ -44,13 +46,14 @@ const loadScale = 1_000_000
 // process that runs it over the same inputs gets the same answer.
 //
 // With unit weights every member stays within its capacity. With weights,
-// first fit succeeds whenever a key weighs at most (c−1) × totalWeight /
-// (members−1); a heavier key (only possible in small batches) goes to the
-// member it overflows least, ties going to the first clockwise. Every key is
-// always assigned.
+// first fit succeeds whenever every key weighs at most (c−1) × totalWeight /
+// (members−1), as chunk sizes do in any batch of more than a few chunks per
+// member. A heavier key goes to the member it overflows least (the first
+// clockwise on a tie); even then no member exceeds its capacity by as much as
+// the heaviest key. Every key is always assigned.
 //
-// It runs in O(K log K + K·p) for K keys, where p, the number of vnodes
-// probed per key, is small on average for c ≥ 1.25.
+// It takes O(K + K·p) time for K keys (a radix sort, then p vnodes probed
+// per key, few on average for c ≥ 1.25) and about 70 bytes per key.
 func (r *Ring) AssignBounded(keys []uint64, weights []int64, c float64) ([]string, error) {
 	idx, err := r.assign(keys, weights, c)
 	if err != nil {

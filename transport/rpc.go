@@ -45,6 +45,7 @@ type RemoteError struct {
 	Message string
 }
 
+// Error says which method failed on which peer, and why.
 func (e *RemoteError) Error() string {
 	return fmt.Sprintf("rpc %s on %s: %s", e.Method, e.Peer, e.Message)
 }

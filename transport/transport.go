@@ -27,6 +27,7 @@ const (
 	KindData Kind = 3 // chunk streams; spread over the data connection pool
 )
 
+// String names the kind for logs: "raft", "rpc", "data" or "kind(N)".
 func (k Kind) String() string {
 	switch k {
 	case KindRaft:

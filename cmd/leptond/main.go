@@ -20,7 +20,6 @@ import (
 	"github.com/leptonmesh/lepton/internal/config"
 	"github.com/leptonmesh/lepton/internal/logging"
 	"github.com/leptonmesh/lepton/internal/version"
-	"github.com/leptonmesh/lepton/transport"
 	"github.com/spf13/cobra"
 )
 
@@ -87,9 +86,6 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	log, err := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
-	}
-	if w := transport.UDPBufferWarning(); w != "" {
-		log.Warn(w)
 	}
 	a, err := agent.New(cfg, log)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/leptonmesh/lepton/internal/api"
@@ -18,7 +17,7 @@ import (
 // Cluster is a set of leptond processes sharing a CA, a gossip key and an
 // API token, all under one temp directory.
 type Cluster struct {
-	t     testing.TB
+	t     T
 	Dir   string
 	CADir string
 	Key   string // gossip key
@@ -30,9 +29,21 @@ type Cluster struct {
 	seeds  []string // gossip addresses agents join
 }
 
+// T is the part of testing.TB the harness uses, so that `make demo` can
+// drive the same harness outside a test.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+	Failed() bool
+}
+
 // New makes the cluster's CA, gossip key and token, and builds the binaries.
 // Every agent is killed when the test ends.
-func New(t testing.TB) *Cluster {
+func New(t T) *Cluster {
 	t.Helper()
 	bin, err := Build()
 	if err != nil {
