@@ -57,6 +57,9 @@ func TestWrongGossipKeyCannotJoin(t *testing.T) {
 		}
 		return ""
 	})
+	if !strings.Contains(src.Log(), "could decrypt") {
+		t.Errorf("src-1 does not log why it dropped the intruder's messages:\n%s", src.LogTail(10))
+	}
 	if !strings.Contains(bad.Log(), "encrypt") {
 		t.Errorf("the join failure does not point at the gossip key:\n%s", bad.LogTail(10))
 	}

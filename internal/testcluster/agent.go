@@ -3,6 +3,7 @@ package testcluster
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ type Agent struct {
 	QUICPort   int
 	APIPort    int
 
+	conf     map[string]any
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	done     chan struct{}
@@ -57,6 +59,10 @@ func (a *Agent) Start() {
 	defer a.mu.Unlock()
 	logf, err := os.OpenFile(a.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		a.c.t.Fatal(err)
+	}
+	if err := a.writeConfig(); err != nil {
+		logf.Close()
 		a.c.t.Fatal(err)
 	}
 	a.starts++
@@ -164,6 +170,18 @@ func (a *Agent) Ctl(args ...string) (string, string, int) {
 		}
 	}
 	return out.String(), errb.String(), code
+}
+
+// writeConfig writes the agent's config with a join list naming every
+// seed that exists now, unless the spec asks for none or sets its own.
+func (a *Agent) writeConfig() error {
+	conf := maps.Clone(a.conf)
+	if _, set := a.Spec.Override["join"]; !set && !a.Spec.NoJoin {
+		if join := a.c.joinList(a.GossipAddr()); len(join) > 0 {
+			conf["join"] = join
+		}
+	}
+	return writeYAML(a.ConfigPath, conf)
 }
 
 func writeYAML(path string, v any) error {

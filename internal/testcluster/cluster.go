@@ -104,9 +104,8 @@ func (c *Cluster) Prepare(spec Spec) *Agent {
 		c.t.Fatalf("certificate for %s: %v", spec.Name, err)
 	}
 	c.mu.Lock()
-	join := append([]string(nil), c.seeds...)
 	if spec.BootstrapExpect > 0 || len(c.seeds) < 3 {
-		c.seeds = append(c.seeds, fmt.Sprintf("127.0.0.1:%d", a.GossipPort))
+		c.seeds = append(c.seeds, a.GossipAddr())
 	}
 	c.agents[spec.Name] = a
 	c.mu.Unlock()
@@ -130,9 +129,6 @@ func (c *Cluster) Prepare(spec Spec) *Agent {
 		},
 		"log_level": "debug",
 	}
-	if !spec.NoJoin && len(join) > 0 {
-		conf["join"] = join
-	}
 	if spec.Labels != nil {
 		conf["labels"] = spec.Labels
 	}
@@ -147,10 +143,25 @@ func (c *Cluster) Prepare(spec Spec) *Agent {
 		}
 	}
 	a.ConfigPath = filepath.Join(a.Dir, "leptond.yaml")
-	if err := writeYAML(a.ConfigPath, conf); err != nil {
+	a.conf = conf
+	if err := a.writeConfig(); err != nil {
 		c.t.Fatal(err)
 	}
 	return a
+}
+
+// joinList is every seed but the agent itself: like an operator's join
+// list naming all servers, it lets a restarted agent rejoin directly.
+func (c *Cluster) joinList(self string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, s := range c.seeds {
+		if s != self {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Agent returns a started or prepared agent by name.
