@@ -48,6 +48,7 @@ var roster = []struct {
 // demo is one run of the demo.
 type demo struct {
 	s    *session
+	ctx  context.Context // ends on Ctrl-C
 	c    *testcluster.Cluster
 	step int
 }
@@ -56,7 +57,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	s := newSession(os.Stdout, os.Stderr, os.Getenv("LEPTON_DEMO_KEEP") == "1")
 	s.Cleanup(testcluster.Cleanup) // binaries Build made; runs last
-	d := &demo{s: s}
+	d := &demo{s: s, ctx: ctx}
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the demo at once
@@ -68,6 +69,15 @@ func main() {
 	d.run()
 	fmt.Fprintf(s.stdout, "\nDone in %s.\n", seconds(time.Since(start)))
 	s.exit(0)
+}
+
+// halt parks the demo's main goroutine once Ctrl-C was pressed, so that it
+// neither narrates nor starts an agent while the interrupt stops them all
+// and exits. Every step and every wait condition passes through it.
+func (d *demo) halt() {
+	if d.ctx.Err() != nil {
+		select {}
+	}
 }
 
 func (d *demo) run() {
@@ -98,14 +108,17 @@ func (d *demo) start() string {
 	d.say("Starting the agents, each with its certificate, config and data dir under %s:", d.c.Dir)
 	began := time.Now()
 	for _, r := range roster {
+		d.halt()
 		d.c.Add(r.spec)
 		d.say("  %-6s %-7s %-14s %s", r.spec.Name, r.spec.Side, labels(r.spec.Labels), r.role)
 	}
 	d.say("")
 	d.say("Waiting for gossip to connect them and the three bootstrap servers to elect a Raft leader ...")
 	leader := d.c.WaitForLeader(wait, "src-1", "src-2", "tgt-1")
+	d.halt()
 	d.say("%s leads, %s after start.", leader, seconds(time.Since(began)))
 	d.c.WaitFor(wait, "every agent to see all five alive and in Raft", func() string {
+		d.halt()
 		for _, a := range d.c.Running() {
 			ms, err := d.c.MemberStatus(a)
 			if err != nil {
@@ -150,9 +163,11 @@ func (d *demo) killLeader(leader string) string {
 		}
 	}
 	killed := time.Now()
+	d.halt()
 	old.Kill()
 	d.say("%s is gone without a word. The other voters stop hearing its heartbeats and hold an election ...", leader)
 	newLeader := d.c.WaitForLeader(wait, candidates...)
+	d.halt()
 	took := time.Since(killed)
 	after, err := d.c.Status(d.c.Agent(newLeader))
 	if err != nil {
@@ -160,6 +175,7 @@ func (d *demo) killLeader(leader string) string {
 	}
 	d.say("New leader: %s. All four survivors agreed on it %s after the kill (term %d -> %d).", newLeader, seconds(took), before.Term, after.Term)
 	d.c.WaitFor(wait, "every survivor to see "+leader+" failed", func() string {
+		d.halt()
 		for _, a := range d.c.Running() {
 			ms, err := d.c.MemberStatus(a)
 			if err != nil {
@@ -182,9 +198,11 @@ func (d *demo) restart(old, leader string) {
 	d.heading(fmt.Sprintf("Restarting the old leader (%s)", old))
 	a := d.c.Agent(old)
 	began := time.Now()
+	d.halt()
 	a.Start()
 	d.say("%s starts with the Raft log and state it kept on disk and rejoins through gossip ...", old)
 	d.c.WaitFor(wait, old+" to rejoin and follow "+leader, func() string {
+		d.halt()
 		ms, err := d.c.MemberStatus(d.c.Agent(leader))
 		if err != nil {
 			return fmt.Sprintf("%s: %v", leader, err)
@@ -210,6 +228,7 @@ func (d *demo) restart(old, leader string) {
 // says where their files are.
 func (d *demo) stopEverything() {
 	d.heading("Stopping everything (SIGTERM: each agent leaves the cluster gracefully)")
+	d.halt()
 	for _, r := range d.stopAll() {
 		d.say("%s", r)
 	}

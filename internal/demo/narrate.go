@@ -10,12 +10,14 @@ import (
 
 // heading starts a numbered step of the demo.
 func (d *demo) heading(title string) {
+	d.halt()
 	d.step++
 	fmt.Fprintf(d.s.stdout, "\n==> %d. %s\n", d.step, title)
 }
 
 // say prints one line of narration.
 func (d *demo) say(format string, args ...any) {
+	d.halt()
 	if format == "" {
 		fmt.Fprintln(d.s.stdout)
 		return
@@ -28,6 +30,7 @@ func (d *demo) say(format string, args ...any) {
 func (d *demo) ctl(a *testcluster.Agent, args ...string) {
 	fmt.Fprintf(d.s.stdout, "\n    $ leptonctl %s        # asking %s at %s\n", strings.Join(args, " "), a.Spec.Name, a.APIAddr())
 	out, errOut, code := a.Ctl(args...)
+	d.halt()
 	if code != 0 {
 		d.s.Fatalf("leptonctl %s (asking %s): exit %d: %s", strings.Join(args, " "), a.Spec.Name, code, strings.TrimSpace(errOut))
 	}
