@@ -107,9 +107,11 @@ func (g *gossip) join(ctx context.Context, addrs []string, log func(msg string, 
 }
 
 // suspectAfter is how long without a direct probe ack before an alive member
-// is shown as suspect: memberlist probes one member per interval, round robin.
+// is shown as suspect. memberlist probes one member per interval, round
+// robin over a list it reshuffles each round, so two probes of one member
+// can be up to 2n-1 intervals apart; two more intervals allow for one miss.
 func (g *gossip) suspectAfter(n int) time.Duration {
-	return time.Duration(n+2)*g.mlConf.ProbeInterval + g.mlConf.ProbeTimeout
+	return time.Duration(2*n+2)*g.mlConf.ProbeInterval + g.mlConf.ProbeTimeout
 }
 
 // view returns a copy of every member, with suspect derived from probes.
