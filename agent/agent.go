@@ -17,24 +17,31 @@ import (
 	"github.com/leptonmesh/lepton/cluster"
 	"github.com/leptonmesh/lepton/internal/config"
 	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/volume"
 	"github.com/leptonmesh/lepton/transport"
 	"golang.org/x/sync/errgroup"
 )
 
 // Agent is a running leptond.
 type Agent struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	endpoint *transport.Endpoint
-	cluster  *cluster.Cluster
-	api      *http.Server
-	apiLn    net.Listener
+	cfg         *config.Config
+	log         *slog.Logger
+	endpoint    *transport.Endpoint
+	cluster     *cluster.Cluster
+	mover       *mover
+	leaderCalls map[string]leaderCall
+	api         *http.Server
+	apiLn       net.Listener
 }
 
 // New binds the agent's ports and starts its cluster membership. Nothing
 // is served until Run.
 func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
-	a := &Agent{cfg: cfg, log: log}
+	a := &Agent{cfg: cfg, log: log, leaderCalls: map[string]leaderCall{}}
+	volumes, err := openVolumes(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var cl atomic.Pointer[cluster.Cluster]
 	ep, err := transport.Listen(transport.Config{
 		BindAddr: net.JoinHostPort(cfg.BindAddr, fmt.Sprint(cfg.Ports.QUIC)),
@@ -52,9 +59,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("listen for QUIC on %s:%d: %w", cfg.BindAddr, cfg.Ports.QUIC, err)
 	}
 	a.endpoint = ep
-	volumes := make([]plan.Volume, len(cfg.Volumes))
+	declared := make([]plan.Volume, len(cfg.Volumes))
 	for i, v := range cfg.Volumes {
-		volumes[i] = plan.Volume{Name: v.Name, Path: v.Path, Shared: v.Shared}
+		declared[i] = plan.Volume{Name: v.Name, Path: v.Path, Shared: v.Shared}
 	}
 	c, err := cluster.New(cluster.Config{
 		NodeName:         cfg.NodeName,
@@ -72,7 +79,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		GossipKey:        cfg.GossipKey,
 		GossipProfile:    cfg.GossipProfile,
 		Join:             cfg.Join,
-		Volumes:          volumes,
+		Volumes:          declared,
 		ReconnectTimeout: cfg.ReconnectTimeout.Duration,
 		Network:          rpcNetwork{ep},
 		Logger:           log,
@@ -83,6 +90,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	cl.Store(c)
 	a.cluster = c
+	a.mover = newMover(a, volumes)
+	a.handleOnLeader(rpcJobSubmit, a.submitJob)
+	a.handleOnLeader(rpcJobState, a.changeJobState)
+	a.handleOnLeader(rpcManifest, a.acceptManifest)
+	a.handleOnLeader(rpcProgress, a.acceptProgress)
 	ln, err := net.Listen("tcp", cfg.APIAddr())
 	if err != nil {
 		c.Shutdown()
@@ -113,6 +125,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil
 	})
 	a.cluster.Start()
+	g.Go(func() error { a.mover.run(gctx); return nil })
+	g.Go(func() error { a.schedule(gctx); return nil })
 	a.log.Info("agent started", "node", a.cfg.NodeName, "side", a.cfg.Side,
 		"gossip", a.cfg.GossipAddr(), "quic", a.cfg.QUICAddr(), "api", a.cfg.APIAddr())
 	g.Go(func() error {
@@ -140,6 +154,24 @@ func (a *Agent) stop() error {
 	}
 	a.log.Info("agent stopped")
 	return err
+}
+
+// openVolumes opens every configured volume; a missing directory is a
+// configuration error, reported with the key that names it.
+func openVolumes(cfg *config.Config) (map[string]*volume.Volume, error) {
+	out := map[string]*volume.Volume{}
+	for i, vc := range cfg.Volumes {
+		v, err := volume.Open(vc.Path)
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, &config.Error{File: cfg.File, Key: fmt.Sprintf("volumes[%d].path", i),
+				Problem: fmt.Sprintf("%v; create the directory or fix the path", err)}
+		}
+		out[vc.Name] = v
+	}
+	return out, nil
 }
 
 func (a *Agent) notify(state ...string) {

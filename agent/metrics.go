@@ -66,7 +66,8 @@ func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
 // runtime and process collectors.
 func (a *Agent) metricsRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metricsCollector{a},
+	reg.MustRegister(a.mover.metrics.collectors()...)
+	reg.MustRegister(metricsCollector{a}, jobCollector{a},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

@@ -99,7 +99,12 @@ func newClusterID() string {
 	return hex.EncodeToString(b)
 }
 
-// apply commits one command and returns its error, if any.
+// Apply commits one command to the plan; only the leader may (others get
+// ErrNoLeader). It returns the command's own error, if any.
+func (c *Cluster) Apply(t plan.CommandType, v any) error {
+	return c.apply(t, v)
+}
+
 func (c *Cluster) apply(t plan.CommandType, v any) error {
 	data, err := plan.Encode(t, v)
 	if err != nil {

@@ -33,12 +33,20 @@ func isUsageError(err error) bool {
 	return errors.As(err, &u)
 }
 
+// inputError marks bad input that is not a matter of how leptonctl was
+// invoked, such as a job file with a wrong key: exit 2, without usage.
+type inputError struct{ err error }
+
+func (e inputError) Error() string { return e.err.Error() }
+func (e inputError) Unwrap() error { return e.err }
+
 // exitCode maps an error from the command tree to the process exit code.
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
-	if isUsageError(err) {
+	var input inputError
+	if isUsageError(err) || errors.As(err, &input) {
 		return exitUsage
 	}
 	var apiErr *api.APIError

@@ -18,10 +18,16 @@ func main() {
 // run executes one leptonctl invocation and returns its exit code: 0 on
 // success, 1 on failure, 2 on bad usage or input (see exit.go).
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWithInput(args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run with stdin given, for "job submit -f -".
+func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	root := newRootCmd(stdout, stderr)
+	root.SetIn(stdin)
 	if args == nil {
 		args = []string{} // nil would make cobra read os.Args
 	}

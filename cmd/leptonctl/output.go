@@ -2,11 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/mattn/go-runewidth"
 
 	"github.com/leptonmesh/lepton/internal/api"
 )
@@ -19,26 +19,66 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// table writes aligned columns separated by two spaces.
-type table struct{ tw *tabwriter.Writer }
+// table writes aligned columns separated by two spaces. Widths are display
+// widths (go-runewidth), so names in CJK scripts, which take two columns
+// each, stay aligned where text/tabwriter, counting runes, would not.
+type table struct {
+	w    io.Writer
+	rows [][]string
+}
+
+// cellPadding is the space between columns.
+const cellPadding = 2
 
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t := &table{w: w}
 	t.row(header...)
 	return t
 }
 
-// row adds one line; an empty cell shows as "-" so columns stay countable.
-func (t *table) row(cells ...string) {
-	for i, c := range cells {
-		if c == "" {
-			cells[i] = "-"
-		}
-	}
-	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+// newFields is a table of "Key:  value" lines, without a header.
+func newFields(w io.Writer) *table {
+	return &table{w: w}
 }
 
-func (t *table) flush() error { return t.tw.Flush() }
+// row adds one line; an empty cell shows as "-" so columns stay countable.
+func (t *table) row(cells ...string) {
+	line := make([]string, len(cells))
+	for i, c := range cells {
+		if c == "" {
+			c = "-"
+		}
+		line[i] = c
+	}
+	t.rows = append(t.rows, line)
+}
+
+// flush writes the rows, each cell but a line's last padded to its
+// column's widest cell.
+func (t *table) flush() error {
+	var widths []int
+	for _, r := range t.rows {
+		for i, c := range r[:max(len(r)-1, 0)] {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], runewidth.StringWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range t.rows {
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-runewidth.StringWidth(c)+cellPadding))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	t.rows = nil
+	_, err := io.WriteString(t.w, b.String())
+	return err
+}
 
 // sortedMembers returns a copy of ms sorted by name.
 func sortedMembers(ms []api.Member) []api.Member {

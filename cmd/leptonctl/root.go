@@ -60,6 +60,7 @@ to the Raft leader) and makes the gossip key and TLS certificates a cluster need
 		newMembersCmd(g),
 		newRaftCmd(g),
 		newForceLeaveCmd(g),
+		newJobCmd(g),
 		newVersionCmd(g),
 		newKeygenCmd(g),
 		newTLSCmd(g),

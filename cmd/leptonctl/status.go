@@ -9,7 +9,7 @@ import (
 func newStatusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show the Raft leader, the term and every member",
+		Short: "Show the Raft leader, the term, every member and every job",
 		Example: `  leptonctl status
   leptonctl status --json | jq -r .leader`,
 		Args: noArgs,
@@ -31,7 +31,15 @@ func newStatusCmd(g *globals) *cobra.Command {
 			for _, m := range sortedMembers(st.Members) {
 				t.row(m.Name, m.Side, m.Addr, m.Status, raftCell(m), labelsCell(m.Labels))
 			}
-			return t.flush()
+			if err := t.flush(); err != nil || len(st.Jobs) == 0 {
+				return err
+			}
+			fmt.Fprintln(out)
+			jt := newTable(out, "ID", "NAME", "STATE", "PROGRESS")
+			for _, j := range st.Jobs {
+				jt.row(j.ID, printable(j.Name), j.State, percentCell(j))
+			}
+			return jt.flush()
 		},
 	}
 }

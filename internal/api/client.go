@@ -178,6 +178,12 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 // as a JSON body; a 2xx answer is decoded into out unless out is nil. A non-2xx
 // answer gives *APIError; an agent that cannot be reached gives *UnreachableError.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	return c.do(ctx, method, path, in, out, c.maxBytes)
+}
+
+// do is Do with its own bound on the answer's size, for the few answers
+// (job reports) that may outgrow the client's default.
+func (c *Client) do(ctx context.Context, method, path string, in, out any, maxBytes int64) error {
 	if !strings.HasPrefix(path, "/") {
 		return fmt.Errorf("API path %q must start with /", path)
 	}
@@ -209,12 +215,12 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return &UnreachableError{Addr: c.base, Timeout: c.http.Timeout, Err: err}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
 	if err != nil {
 		return fmt.Errorf("read %s %s response: %w", method, path, err)
 	}
-	if int64(len(data)) > c.maxBytes {
-		return fmt.Errorf("%s %s: response larger than %d bytes", method, path, c.maxBytes)
+	if int64(len(data)) > maxBytes {
+		return fmt.Errorf("%s %s: response larger than %d bytes", method, path, maxBytes)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return c.apiError(resp.StatusCode, data)

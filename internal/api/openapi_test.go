@@ -10,8 +10,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leptonmesh/lepton/internal/api"
+	"github.com/leptonmesh/lepton/internal/jobspec"
 )
 
 // schemaTypes maps every schema of the document to the Go type it describes.
@@ -24,6 +26,26 @@ var schemaTypes = map[string]reflect.Type{
 	"Version":          reflect.TypeFor[api.Version](),
 	"Health":           reflect.TypeFor[api.Health](),
 	"Error":            reflect.TypeFor[api.Error](),
+	"JobSubmitted":     reflect.TypeFor[api.JobSubmitted](),
+	"JobEndpoint":      reflect.TypeFor[api.JobEndpoint](),
+	"JobPair":          reflect.TypeFor[api.JobPair](),
+	"Job":              reflect.TypeFor[api.Job](),
+	"FileReport":       reflect.TypeFor[api.FileReport](),
+	"JobReport":        reflect.TypeFor[api.JobReport](),
+	"JobSpec":          reflect.TypeFor[jobspec.Spec](),
+}
+
+// sameShapes are Go types described by a schema of another type with the
+// same JSON shape: a job's endpoint reads the same in and out.
+var sameShapes = map[reflect.Type]string{
+	reflect.TypeFor[jobspec.Endpoint](): "JobEndpoint",
+}
+
+// requestRequired lists, for a request schema, the keys the agent cannot do
+// without; the others take defaults, so "required" is not "without
+// omitempty" there.
+var requestRequired = map[string][]string{
+	"JobSpec": {"name", "source", "target"},
 }
 
 // routes lists every route the agent serves with the schema of its 200 answer
@@ -31,20 +53,35 @@ var schemaTypes = map[string]reflect.Type{
 var routes = []struct {
 	method, path, okSchema string
 	array                  bool
+	okCode                 string // "" for 200
 }{
-	{"get", "/v1/status", "Status", false},
-	{"get", "/v1/members", "Member", true},
-	{"get", "/v1/raft/peers", "RaftPeers", false},
-	{"post", "/v1/members/{name}/force-leave", "ForceLeaveResult", false},
-	{"get", "/v1/version", "Version", false},
-	{"get", "/v1/health", "Health", false},
-	{"get", "/v1/openapi.json", "", false},
-	{"get", "/metrics", "", false},
+	{"get", "/v1/status", "Status", false, ""},
+	{"get", "/v1/members", "Member", true, ""},
+	{"get", "/v1/raft/peers", "RaftPeers", false, ""},
+	{"post", "/v1/members/{name}/force-leave", "ForceLeaveResult", false, ""},
+	{"get", "/v1/version", "Version", false, ""},
+	{"get", "/v1/health", "Health", false, ""},
+	{"get", "/v1/openapi.json", "", false, ""},
+	{"get", "/metrics", "", false, ""},
+	{"get", "/v1/jobs", "Job", true, ""},
+	{"post", "/v1/jobs", "JobSubmitted", false, "201"},
+	{"get", "/v1/jobs/{id}", "Job", false, ""},
+	{"post", "/v1/jobs/{id}/pause", "Job", false, ""},
+	{"post", "/v1/jobs/{id}/resume", "Job", false, ""},
+	{"post", "/v1/jobs/{id}/cancel", "Job", false, ""},
+	{"get", "/v1/jobs/{id}/report", "JobReport", false, ""},
+}
+
+// requestBodies names the schema of each route that takes a body.
+var requestBodies = map[string]string{
+	"post /v1/jobs": "JobSpec",
 }
 
 type schema struct {
 	Ref                  string             `json:"$ref"`
 	Type                 string             `json:"type"`
+	Format               string             `json:"format"`
+	Enum                 []string           `json:"enum"`
 	Required             []string           `json:"required"`
 	Properties           map[string]*schema `json:"properties"`
 	Items                *schema            `json:"items"`
@@ -61,8 +98,12 @@ type response struct {
 }
 
 type operation struct {
-	OperationID string              `json:"operationId"`
-	Responses   map[string]response `json:"responses"`
+	OperationID string `json:"operationId"`
+	RequestBody *struct {
+		Required bool                 `json:"required"`
+		Content  map[string]mediaType `json:"content"`
+	} `json:"requestBody"`
+	Responses map[string]response `json:"responses"`
 }
 
 type document struct {
@@ -106,10 +147,24 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		if _, ok := op.Responses["401"]; !ok {
 			t.Errorf("%s %s does not document 401", strings.ToUpper(r.method), r.path)
 		}
+		key := r.method + " " + r.path
+		if want, ok := requestBodies[key]; ok {
+			if op.RequestBody == nil || !op.RequestBody.Required {
+				t.Errorf("%s: no required request body", key)
+			} else if got := op.RequestBody.Content["application/json"].Schema; got == nil || got.Ref != "#/components/schemas/"+want {
+				t.Errorf("%s: request body schema = %+v, want %s", key, got, want)
+			}
+		} else if op.RequestBody != nil {
+			t.Errorf("%s: documents a request body it does not take", key)
+		}
 		if r.okSchema == "" {
 			continue
 		}
-		got := op.Responses["200"].Content["application/json"].Schema
+		code := r.okCode
+		if code == "" {
+			code = "200"
+		}
+		got := op.Responses[code].Content["application/json"].Schema
 		if r.array {
 			if got == nil || got.Type != "array" || got.Items == nil {
 				t.Errorf("%s %s: 200 answer is not an array", strings.ToUpper(r.method), r.path)
@@ -125,7 +180,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	for p := range doc.Paths {
 		have = append(have, p)
 	}
-	sort.Strings(want)
+	want = slices.Compact(slices.Sorted(slices.Values(want))) // GET and POST share a path
 	sort.Strings(have)
 	if !slices.Equal(have, want) {
 		t.Errorf("document paths = %v, want exactly %v", have, want)
@@ -176,12 +231,16 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 }
 
 // TestOpenAPISchemasMatchGoTypes keeps the document from drifting from
-// types.go: property names are the json tags, required lists the fields
-// without omitempty, and each property's type follows the Go field's type.
+// types.go and jobs.go: property names are the json tags, required lists the
+// fields without omitempty (for a request, the keys it cannot do without),
+// and each property's type follows the Go field's type.
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	doc := loadDocument(t)
 	names := make(map[reflect.Type]string)
 	for name, typ := range schemaTypes {
+		names[typ] = name
+	}
+	for typ, name := range sameShapes {
 		names[typ] = name
 	}
 	for name := range doc.Components.Schemas {
@@ -189,7 +248,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			t.Errorf("schema %s has no Go type in the test's table", name)
 		}
 	}
-	for name, typ := range schemaTypes {
+	for typ, name := range names {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {
 			t.Errorf("schema %s (Go %s) missing", name, typ)
@@ -216,6 +275,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 				checkPropertyType(t, name+"."+tag, p, f.Type, names)
 			}
 		}
+		if want, ok := requestRequired[name]; ok {
+			for _, key := range want {
+				if !slices.Contains(props, key) {
+					t.Errorf("schema %s: required key %s is not a json tag of %s", name, key, typ)
+				}
+			}
+			required = slices.Clone(want)
+		}
 		var docProps []string
 		for p := range s.Properties {
 			docProps = append(docProps, p)
@@ -229,14 +296,84 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		sort.Strings(required)
 		sort.Strings(docRequired)
 		if !slices.Equal(docRequired, required) {
-			t.Errorf("schema %s required = %v, Go fields without omitempty = %v", name, docRequired, required)
+			t.Errorf("schema %s required = %v, Go %s wants %v", name, docRequired, typ, required)
+		}
+	}
+}
+
+// TestOpenAPIEnumsMatchConstants keeps each documented enum equal to the
+// values the Go code names.
+func TestOpenAPIEnumsMatchConstants(t *testing.T) {
+	doc := loadDocument(t)
+	for where, want := range map[string][]string{
+		"Member.status":             {api.StatusAlive, api.StatusSuspect, api.StatusFailed, api.StatusLeft},
+		"Member.raft":               {api.RaftVoter, api.RaftNonvoter, api.RaftNone},
+		"Job.state":                 {api.JobPending, api.JobScanning, api.JobRunning, api.JobVerifying, api.JobDone, api.JobFailed, api.JobPaused, api.JobCancelled},
+		"FileReport.outcome":        {api.OutcomePending, api.OutcomeDone, api.OutcomeFailed, api.OutcomeSkipped},
+		"JobSpec.mode":              {jobspec.ModeCopy, jobspec.ModeSync},
+		"JobSpec.compression":       {jobspec.CompressionAuto, jobspec.CompressionZstd, jobspec.CompressionNone},
+		"JobSpec.compression_level": {jobspec.LevelFastest, jobspec.LevelDefault, jobspec.LevelBetter},
+	} {
+		name, prop, _ := strings.Cut(where, ".")
+		p := doc.Components.Schemas[name].Properties[prop]
+		if p == nil {
+			t.Errorf("%s missing", where)
+			continue
+		}
+		got := slices.Sorted(slices.Values(p.Enum))
+		if want = slices.Sorted(slices.Values(want)); !slices.Equal(got, want) {
+			t.Errorf("%s enum = %v, want %v", where, got, want)
+		}
+	}
+}
+
+// TestOpenAPIJobSpecRequiredKeys checks the agent's own parser against the
+// document: a body with only the required keys is a valid job, and leaving
+// out any one of them is refused.
+func TestOpenAPIJobSpecRequiredKeys(t *testing.T) {
+	body := map[string]any{
+		"name":   "orders",
+		"source": map[string]any{"volume": "data"},
+		"target": map[string]any{"volume": "data"},
+	}
+	encode := func(v any) []byte {
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	spec, err := jobspec.ParseJSON(encode(body))
+	if err != nil {
+		t.Fatalf("a job with only the required keys is refused: %v", err)
+	}
+	if want := jobspec.Defaults(); spec.Mode != want.Mode || spec.ChunkSize != want.ChunkSize || spec.Verify != want.Verify {
+		t.Errorf("defaults not applied: %+v", spec)
+	}
+	for _, key := range requestRequired["JobSpec"] {
+		partial := make(map[string]any)
+		for k, v := range body {
+			if k != key {
+				partial[k] = v
+			}
+		}
+		if _, err := jobspec.ParseJSON(encode(partial)); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("a job without %s: error %v, want one naming %s", key, err, key)
 		}
 	}
 }
 
 func checkPropertyType(t *testing.T, where string, p *schema, typ reflect.Type, names map[reflect.Type]string) {
 	t.Helper()
+	if typ == reflect.TypeFor[time.Time]() {
+		if p.Type != "string" || p.Format != "date-time" {
+			t.Errorf("%s: type %q format %q, want string date-time", where, p.Type, p.Format)
+		}
+		return
+	}
 	switch typ.Kind() {
+	case reflect.Pointer: // an optional field, omitted when nil
+		checkPropertyType(t, where, p, typ.Elem(), names)
 	case reflect.String:
 		if p.Type != "string" {
 			t.Errorf("%s: type %q, want string", where, p.Type)
@@ -275,21 +412,24 @@ func checkPropertyType(t *testing.T, where string, p *schema, typ reflect.Type, 
 	}
 }
 
-// TestEveryTypeHasASchema catches a type added to types.go without a schema.
+// TestEveryTypeHasASchema catches a type added to types.go or jobs.go
+// without a schema.
 func TestEveryTypeHasASchema(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "types.go", nil, parser.SkipObjectResolution)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, decl := range f.Decls {
-		gen, ok := decl.(*ast.GenDecl)
-		if !ok || gen.Tok != token.TYPE {
-			continue
+	for _, file := range []string{"types.go", "jobs.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, spec := range gen.Specs {
-			name := spec.(*ast.TypeSpec).Name.Name
-			if _, ok := schemaTypes[name]; ast.IsExported(name) && !ok {
-				t.Errorf("types.go declares %s but openapi.json has no schema for it", name)
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.TYPE {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				name := spec.(*ast.TypeSpec).Name.Name
+				if _, ok := schemaTypes[name]; ast.IsExported(name) && !ok {
+					t.Errorf("%s declares %s but openapi.json has no schema for it", file, name)
+				}
 			}
 		}
 	}

@@ -42,6 +42,7 @@ type Status struct {
 	Term      uint64   `json:"term"`    // current Raft term as the answering agent knows it
 	Members   []Member `json:"members"` // sorted by name
 	ClusterID string   `json:"cluster_id,omitempty"`
+	Jobs      []Job    `json:"jobs"` // oldest first
 }
 
 // RaftServer is one entry of the Raft configuration.

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,11 +51,12 @@ type demo struct {
 	s    *session
 	ctx  context.Context // ends on Ctrl-C
 	c    *testcluster.Cluster
+	live atomic.Pointer[testcluster.Cluster] // c, for the Ctrl-C goroutine
 	step int
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	s := newSession(os.Stdout, os.Stderr, os.Getenv("LEPTON_DEMO_KEEP") == "1")
 	s.Cleanup(testcluster.Cleanup) // binaries Build made; runs last
 	d := &demo{s: s, ctx: ctx}
@@ -62,7 +64,7 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the demo at once
 		fmt.Fprintln(os.Stderr, "\nInterrupted: stopping every agent.")
-		d.stopAll()
+		d.stopAll(10 * time.Second)
 		s.exit(130)
 	}()
 	start := time.Now()
@@ -101,6 +103,7 @@ func (d *demo) start() string {
 		d.s.Fatalf("build the binaries: %v", err)
 	}
 	d.c = testcluster.New(d.s)
+	d.live.Store(d.c)
 	d.say("CA:         %s (signs one certificate per agent; QUIC accepts nothing else)", d.c.CADir)
 	d.say("Gossip key: AES-256, the same on every agent (leptonctl keygen makes one)")
 	d.say("API token:  %s", d.c.Token)
@@ -229,7 +232,7 @@ func (d *demo) restart(old, leader string) {
 func (d *demo) stopEverything() {
 	d.heading("Stopping everything (SIGTERM: each agent leaves the cluster gracefully)")
 	d.halt()
-	for _, r := range d.stopAll() {
+	for _, r := range d.stopAll(wait) {
 		d.say("%s", r)
 	}
 	if d.s.keep {
@@ -240,32 +243,45 @@ func (d *demo) stopEverything() {
 	}
 }
 
-// stopAll sends SIGTERM to every running agent at once, waits for each to
-// exit (testcluster bounds the wait and kills a straggler), and returns a
-// line per agent with its exit code and how long it took.
-func (d *demo) stopAll() []string {
-	if d.c == nil {
+// stopAll sends SIGTERM to every running agent at once and waits up to
+// bound for them to leave; the cluster's cleanup kills a straggler with
+// kill -9. It returns a line per agent: its exit code and how long it took.
+func (d *demo) stopAll(bound time.Duration) []string {
+	c := d.live.Load()
+	if c == nil {
 		return nil
 	}
-	running := d.c.Running()
+	running := c.Running()
 	lines := make([]string, len(running))
+	var mu sync.Mutex
 	var wg sync.WaitGroup
+	began := time.Now()
 	for i, a := range running {
+		mu.Lock()
+		lines[i] = fmt.Sprintf("%-6s still leaving after %s: killed (kill -9)", a.Spec.Name, seconds(bound))
+		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			began := time.Now()
 			a.Stop()
-			code, err := a.Wait(time.Second)
-			if err != nil {
-				lines[i] = fmt.Sprintf("%-6s %v", a.Spec.Name, err)
-				return
+			line := fmt.Sprintf("%-6s stopped in %s", a.Spec.Name, seconds(time.Since(began)))
+			if code, err := a.Wait(time.Second); err == nil {
+				line += fmt.Sprintf(", exit code %d", code)
 			}
-			lines[i] = fmt.Sprintf("%-6s stopped in %s, exit code %d", a.Spec.Name, seconds(time.Since(began)), code)
+			mu.Lock()
+			lines[i] = line
+			mu.Unlock()
 		}()
 	}
-	wg.Wait()
-	return lines
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(bound):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(lines)
 }
 
 // labels renders labels as k=v pairs sorted by key.

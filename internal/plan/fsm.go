@@ -13,12 +13,27 @@ import (
 // FSM applies committed commands to State. It is safe for concurrent
 // readers; raft calls Apply, Snapshot and Restore from one goroutine.
 type FSM struct {
-	mu    sync.RWMutex
-	state State
+	mu      sync.RWMutex
+	state   State
+	changed chan struct{} // closed and replaced after every applied command
 }
 
 // NewFSM returns an empty state machine.
-func NewFSM() *FSM { return &FSM{state: newState()} }
+func NewFSM() *FSM { return &FSM{state: newState(), changed: make(chan struct{})} }
+
+// Changed returns a channel closed at the next change of the plan: workers
+// wait on it instead of polling.
+func (f *FSM) Changed() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.changed
+}
+
+// notify wakes the waiters of Changed; called with f.mu held for writing.
+func (f *FSM) notify() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
 
 // Apply implements raft.FSM. An unknown command type panics, as in Consul:
 // a replica that cannot understand the log must stop rather than diverge.
@@ -32,6 +47,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.notify()
 	switch t {
 	case CmdSetClusterID:
 		var c SetClusterID
@@ -63,7 +79,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		}
 		delete(f.state.Nodes, c.Name)
 	default:
-		panic(fmt.Sprintf("plan: unknown command type %d at index %d; this agent is older than the leader, upgrade it", t, l.Index))
+		return f.applyJob(t, body)
 	}
 	return nil
 }
@@ -99,9 +115,13 @@ func (f *FSM) Nodes() []Node {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	st := State{ClusterID: f.state.ClusterID, Nodes: make(map[string]Node, len(f.state.Nodes))}
+	st := State{ClusterID: f.state.ClusterID, Nodes: make(map[string]Node, len(f.state.Nodes)),
+		Jobs: make(map[string]*JobRecord, len(f.state.Jobs))}
 	for k, n := range f.state.Nodes {
 		st.Nodes[k] = n.Clone()
+	}
+	for k, r := range f.state.Jobs {
+		st.Jobs[k] = r.clone()
 	}
 	return &snapshot{state: st}, nil
 }
@@ -115,6 +135,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.state = st
+	f.notify()
 	f.mu.Unlock()
 	return nil
 }

@@ -61,5 +61,8 @@ func readSnapshot(r io.Reader) (State, error) {
 	if st.Nodes == nil {
 		st.Nodes = map[string]Node{}
 	}
+	if st.Jobs == nil {
+		st.Jobs = map[string]*JobRecord{}
+	}
 	return st, nil
 }

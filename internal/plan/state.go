@@ -46,8 +46,9 @@ func (n Node) Clone() Node {
 
 // State is the whole replicated state.
 type State struct {
-	ClusterID string          `json:"cluster_id"`
-	Nodes     map[string]Node `json:"nodes"`
+	ClusterID string                `json:"cluster_id"`
+	Nodes     map[string]Node       `json:"nodes"`
+	Jobs      map[string]*JobRecord `json:"jobs"`
 }
 
-func newState() State { return State{Nodes: map[string]Node{}} }
+func newState() State { return State{Nodes: map[string]Node{}, Jobs: map[string]*JobRecord{}} }

@@ -1,0 +1,227 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/transport"
+)
+
+// Bounds of the data path. In flight per agent: at most sendWorkers units
+// being read, compressed or on the wire (each at most one chunk, 64 MiB
+// max), and as many being written by the receiver per inbound stream.
+const (
+	sendWorkers   = 8
+	finalWorkers  = 4
+	ackTimeout    = 2 * time.Minute
+	ackedHold     = 30 * time.Second // an acked unit is not resent for this long while its commit is on the way
+	retryBackoff  = 2 * time.Second
+	workerTick    = time.Second
+	maxReportKeep = 200_000 // reports kept while no leader is reachable
+)
+
+// mover is the agent's share of every migration: scanning when it is a
+// job's scanner, sending the units assigned to it, receiving chunks,
+// finalizing files, creating directories and links when it leads a job's
+// target side, and verifying. It takes its work from its own replica of
+// the plan and reports to the leader.
+type mover struct {
+	a       *Agent
+	log     *slog.Logger
+	name    string
+	fsm     *plan.FSM
+	codec   *transport.Codec
+	volumes map[string]*volume.Volume
+	asRoot  bool
+
+	reports *reporter
+	sendQ   chan plan.Work
+	metrics *moverMetrics
+
+	mu      sync.Mutex
+	held    map[unitRef]time.Time // units being sent, or acked and awaiting commit, until the time
+	busy    map[string]time.Time  // scans, leads and finalizes running, or done and awaiting commit, until the time
+	cleaned map[string]bool
+	pool    *streamPool
+}
+
+type unitRef struct {
+	job  string
+	unit uint64
+}
+
+func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
+	m := &mover{
+		a: a, log: a.log.With("component", "mover"), name: a.cfg.NodeName, fsm: a.cluster.FSM(),
+		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
+		sendQ: make(chan plan.Work, sendWorkers),
+		held:  map[unitRef]time.Time{}, busy: map[string]time.Time{}, cleaned: map[string]bool{},
+		metrics: newMoverMetrics(),
+	}
+	m.reports = newReporter(a, m.log)
+	a.endpoint.Handle(transport.KindData, m.receive)
+	return m
+}
+
+// run hands out work whenever the plan changes (or every second) until ctx ends.
+func (m *mover) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range sendWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.sendLoop(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.reports.run(ctx)
+	}()
+	tick := time.NewTicker(workerTick)
+	defer tick.Stop()
+	for {
+		changed := m.fsm.Changed()
+		m.dispatch(ctx)
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func (m *mover) dispatch(ctx context.Context) {
+	for _, j := range m.fsm.ScanWork(m.name) {
+		m.startOnce("scan:"+j.ID, func() { m.scan(ctx, j) })
+	}
+	if free := sendWorkers - len(m.sendQ); free > 0 {
+		for _, w := range m.fsm.SendWork(m.name, free, m.isHeld) {
+			m.hold(w.Job.ID, w.Unit.ID, ackTimeout+time.Minute)
+			select {
+			case m.sendQ <- w:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	for _, fw := range m.fsm.FinalizeWork(m.name, 256, m.isFinalizing) {
+		m.startOnce(finalKey(fw.Job.ID, fw.Index), func() { m.finalize(fw) })
+	}
+	byJob := map[string][]plan.FileWork{}
+	for _, fw := range m.fsm.LeadWork(m.name) {
+		byJob[fw.Job.ID] = append(byJob[fw.Job.ID], fw)
+	}
+	for id, work := range byJob {
+		m.startOnce("lead:"+id, func() { m.lead(work) })
+	}
+	for _, w := range m.fsm.VerifyWork(m.name, 64, m.isHeld) {
+		m.hold(w.Job.ID, w.Unit.ID, ackTimeout)
+		go m.verify(w)
+	}
+	m.cleanEnded()
+}
+
+// startOnce runs f in a goroutine unless work under key is running or
+// finished less than ackedHold ago (its report may not be committed yet).
+func (m *mover) startOnce(key string, f func()) {
+	m.mu.Lock()
+	if until, ok := m.busy[key]; ok && time.Now().Before(until) {
+		m.mu.Unlock()
+		return
+	}
+	m.busy[key] = time.Now().Add(24 * time.Hour)
+	m.mu.Unlock()
+	go func() {
+		defer func() {
+			m.mu.Lock()
+			m.busy[key] = time.Now().Add(ackedHold)
+			m.mu.Unlock()
+		}()
+		f()
+	}()
+}
+
+func finalKey(job string, file uint64) string { return fmt.Sprintf("final:%s:%d", job, file) }
+
+func (m *mover) isFinalizing(job string, file uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, ok := m.busy[finalKey(job, file)]
+	return ok && time.Now().Before(until)
+}
+
+func (m *mover) hold(job string, unit uint64, d time.Duration) {
+	m.mu.Lock()
+	m.held[unitRef{job, unit}] = time.Now().Add(d)
+	m.mu.Unlock()
+}
+
+func (m *mover) release(job string, unit uint64) {
+	m.mu.Lock()
+	delete(m.held, unitRef{job, unit})
+	m.mu.Unlock()
+}
+
+func (m *mover) isHeld(job string, unit uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, ok := m.held[unitRef{job, unit}]
+	if ok && time.Now().After(until) {
+		delete(m.held, unitRef{job, unit})
+		return false
+	}
+	return ok
+}
+
+// cleanEnded removes the temp area of ended jobs from this agent's target volumes.
+func (m *mover) cleanEnded() {
+	for _, j := range m.fsm.Jobs() {
+		if !j.State.Ended() || !contains(j.Targets, m.name) {
+			continue
+		}
+		m.mu.Lock()
+		done := m.cleaned[j.ID]
+		m.cleaned[j.ID] = true
+		m.mu.Unlock()
+		if done {
+			continue
+		}
+		if v := m.volumes[j.Spec.Target.Volume]; v != nil {
+			if err := v.RemoveJobTemp(j.ID); err != nil {
+				m.log.Warn("remove temp files of ended job", "job", j.ID, "err", err)
+			}
+		}
+	}
+}
+
+// volume returns this agent's volume of a name, or an error naming it.
+func (m *mover) volume(name string) (*volume.Volume, error) {
+	v, ok := m.volumes[name]
+	if !ok {
+		return nil, fmt.Errorf("agent %s has no volume %q", m.name, name)
+	}
+	return v, nil
+}
+
+// sourcePath and targetPath place a manifest path under a job's directories.
+func sourcePath(j plan.Job, rel string) string { return path.Join(j.Spec.Source.Path, rel) }
+func targetPath(j plan.Job, rel string) string { return path.Join(j.Spec.Target.Path, rel) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

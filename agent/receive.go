@@ -1,0 +1,165 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/leptonmesh/lepton/internal/jobspec"
+	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/transport"
+)
+
+// zeros feeds holes into the logical hash of sparse parts.
+var zeros = make([]byte, 64<<10)
+
+// receive serves one inbound data stream: chunk after chunk, each checked
+// against this agent's replica of the plan, decompressed (bounded), hash
+// checked, written at its offsets into the file's temp file beneath the
+// target volume root, made durable, then acknowledged. Paths come from the
+// plan, never from the peer: a peer names only job, unit and file numbers.
+func (m *mover) receive(s *transport.Stream) {
+	defer s.Close()
+	m.metrics.inflight.Inc()
+	defer m.metrics.inflight.Dec()
+	var wire, raw []byte
+	for {
+		h, payload, err := transport.ReadChunk(s, wire, jobspec.MaxChunkSize)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				m.log.Debug("data stream ended", "peer", s.Peer(), "err", err)
+			}
+			return
+		}
+		wire = payload[:0]
+		m.metrics.received.Add(float64(len(payload)))
+		ack := m.accept(s.Peer(), h, payload, &raw)
+		if err := transport.WriteAck(s, ack); err != nil {
+			return
+		}
+	}
+}
+
+// accept checks and writes one chunk and says how it went.
+func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, raw *[]byte) *transport.ChunkAck {
+	ack := &transport.ChunkAck{Unit: h.Unit, Attempt: h.Attempt}
+	refuse := func(retry bool, format string, args ...any) *transport.ChunkAck {
+		ack.Retry, ack.Error = retry, fmt.Sprintf(format, args...)
+		if retry {
+			m.metrics.retried.Inc()
+		} else {
+			m.metrics.failed.Inc()
+			m.log.Warn("refused a chunk", "peer", peer, "job", h.Job, "unit", h.Unit, "why", ack.Error)
+		}
+		return ack
+	}
+	job, ok := m.fsm.Job(h.Job)
+	switch {
+	case !ok:
+		return refuse(true, "job %s is not in this agent's plan (yet)", h.Job)
+	case !contains(job.Targets, m.name):
+		return refuse(false, "%s does not serve job %s (targets: %v)", m.name, h.Job, job.Targets)
+	case !contains(job.Sources, peer):
+		return refuse(false, "%s is not a source of job %s", peer, h.Job)
+	case job.State != plan.JobRunning:
+		return refuse(true, "job %s is %s", h.Job, job.State)
+	}
+	unit, files, ok := m.fsm.UnitFiles(h.Job, h.Unit)
+	if !ok {
+		return refuse(true, "unit %d of job %s is not in this agent's plan (yet)", h.Unit, h.Job)
+	}
+	if unit.State != plan.UnitPending {
+		ack.OK = true // already written (a resend after a lost ack): nothing to do
+		return ack
+	}
+	if err := matchPlan(unit, h); err != nil {
+		return refuse(true, "%v", err)
+	}
+	data, err := h.Unpack(m.codec, (*raw)[:0], payload) // decompresses (bounded) and checks the hash
+	if err != nil {
+		return refuse(true, "%v", err)
+	}
+	if h.Comp != transport.CompressNone {
+		*raw = data[:0] // our buffer, grown; uncompressed data is the wire buffer itself
+	}
+	v, err := m.volume(job.Spec.Target.Volume)
+	if err != nil {
+		return refuse(false, "%v", err)
+	}
+	logical, err := m.writeParts(v, job, h, files, data)
+	if err != nil {
+		if errors.Is(err, volume.ErrNoSpace) {
+			ack.NoSpace, ack.Error = true, err.Error()
+			m.reports.noSpace(job, m.name, v)
+			return ack
+		}
+		return refuse(true, "write on %s: %v", m.name, err)
+	}
+	m.metrics.written.Add(float64(len(data)))
+	m.metrics.ok.Inc()
+	m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Hash: logical, WireBytes: int64(h.WireLen), Sender: peer, Receiver: m.name})
+	ack.OK = true
+	return ack
+}
+
+// matchPlan checks the chunk covers exactly the unit's parts.
+func matchPlan(u plan.Unit, h *transport.ChunkHeader) error {
+	if len(u.Parts) != len(h.Files) {
+		return fmt.Errorf("unit %d has %d parts in the plan, the chunk %d", u.ID, len(u.Parts), len(h.Files))
+	}
+	for i, p := range u.Parts {
+		f := h.Files[i]
+		if f.File != p.File || f.Off != p.Off || f.Len != p.Len {
+			return fmt.Errorf("unit %d part %d differs from the plan", u.ID, i)
+		}
+	}
+	return nil
+}
+
+// writeParts writes each part into its file's temp file and syncs it, and
+// returns the xxhash of the unit's logical bytes (holes as zeros), which
+// verification compares later.
+func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHeader, files []plan.File, data []byte) (uint64, error) {
+	d := xxhash.New()
+	for i, part := range h.Files {
+		f, err := v.OpenTemp(job.ID, part.File, files[i].Size)
+		if err != nil {
+			return 0, err
+		}
+		segs := part.Segments
+		if segs == nil {
+			segs = []transport.Segment{{Off: part.Off, Len: part.Len}}
+		}
+		pos := part.Off
+		for _, s := range segs {
+			for pos < s.Off { // a hole: zeros in the logical hash, nothing written
+				n := min(int64(len(zeros)), s.Off-pos)
+				d.Write(zeros[:n])
+				pos += n
+			}
+			chunk := data[:s.Len]
+			data = data[s.Len:]
+			if err := volume.WriteAt(f, chunk, s.Off); err != nil {
+				f.Close()
+				return 0, err
+			}
+			d.Write(chunk)
+			pos = s.Off + s.Len
+		}
+		for end := part.Off + part.Len; pos < end; {
+			n := min(int64(len(zeros)), end-pos)
+			d.Write(zeros[:n])
+			pos += n
+		}
+		err = volume.Sync(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return d.Sum64(), nil
+}

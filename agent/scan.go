@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/volume"
+)
+
+// Manifest batches: thousands of entries per Raft entry, well under 1 MiB.
+const (
+	manifestBatchEntries = 2000
+	manifestBatchBytes   = 512 << 10
+)
+
+var errBatchSent = errors.New("batch sent")
+
+// scan walks a job's source tree and sends the manifest to the leader in
+// batches. Batch boundaries are deterministic (the walk is in lexical
+// order), so a scan restarted after a crash skips the batches already
+// committed.
+func (m *mover) scan(ctx context.Context, j plan.Job) {
+	log := m.log.With("job", j.ID)
+	v, err := m.volume(j.Spec.Source.Volume)
+	if err != nil {
+		m.failJob(ctx, j.ID, err.Error())
+		return
+	}
+	skip := m.fsm.ManifestSeq(j.ID)
+	match := j.Spec.Matcher()
+	var batch []volume.Entry
+	size, seq := 0, 0
+	flush := func(final bool) error {
+		if seq >= skip {
+			if err := m.sendManifest(ctx, plan.Manifest{ID: j.ID, Seq: seq, Entries: batch, Final: final}); err != nil {
+				return err
+			}
+		}
+		seq++
+		batch, size = batch[:0], 0
+		return nil
+	}
+	started := time.Now()
+	total := 0
+	err = v.Walk(ctx, j.Spec.Source.Path, match.Match, func(e volume.Entry) error {
+		batch = append(batch, e)
+		size += len(e.Path) + len(e.Target) + len(e.LinkOf) + 64
+		total++
+		if len(batch) >= manifestBatchEntries || size >= manifestBatchBytes {
+			return flush(false)
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush(true)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("scan failed", "err", err)
+			m.failJob(ctx, j.ID, "scan of "+j.Spec.Source.Volume+" on "+m.name+" failed: "+err.Error())
+		}
+		return
+	}
+	log.Info("scan done", "entries", total, "batches", seq, "took", time.Since(started).Round(time.Millisecond))
+}
+
+// sendManifest delivers one batch to the leader, retrying (bounded) while
+// there is no leader or it changes.
+func (m *mover) sendManifest(ctx context.Context, b plan.Manifest) error {
+	var err error
+	for attempt := range 30 {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = m.a.onLeader(cctx, rpcManifest, b, nil)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		m.log.Debug("manifest batch not accepted yet", "job", b.ID, "seq", b.Seq, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return err
+}
+
+// failJob asks the leader to fail a job with a reason.
+func (m *mover) failJob(ctx context.Context, id, reason string) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := m.a.onLeader(cctx, rpcJobState, plan.JobStateChange{ID: id, State: plan.JobFailed, Reason: reason}, nil); err != nil {
+		m.log.Warn("could not fail the job", "job", id, "reason", reason, "err", err)
+	}
+}
+
+// acceptManifest is the leader's side of rpcManifest.
+func (a *Agent) acceptManifest(ctx context.Context, req json.RawMessage) (any, error) {
+	var b plan.Manifest
+	if err := json.Unmarshal(req, &b); err != nil {
+		return nil, badRequest("decode manifest batch: %v", err)
+	}
+	if _, ok := a.cluster.FSM().Job(b.ID); !ok {
+		return nil, notFound("no job %s", b.ID)
+	}
+	b.Time = time.Now().UnixNano()
+	return struct{}{}, a.apply(plan.CmdManifest, b)
+}

@@ -1,0 +1,258 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/transport"
+)
+
+// errFileChanged marks a unit whose files changed under the sender; the
+// leader re-plans them, so the unit is neither retried nor failed.
+var errFileChanged = errors.New("a file changed while being read")
+
+// streamPool keeps idle data streams per receiver, so consecutive chunks
+// reuse a stream (and its warm QUIC connection) instead of opening one each.
+type streamPool struct {
+	mu   sync.Mutex
+	idle map[string][]*transport.Stream
+}
+
+func (p *streamPool) get(receiver string) *transport.Stream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.idle[receiver]
+	if len(list) == 0 {
+		return nil
+	}
+	s := list[len(list)-1]
+	p.idle[receiver] = list[:len(list)-1]
+	return s
+}
+
+func (p *streamPool) put(receiver string, s *transport.Stream) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle[receiver]) >= sendWorkers {
+		s.Close()
+		return
+	}
+	p.idle[receiver] = append(p.idle[receiver], s)
+}
+
+// sendBuffers are one worker's reusable buffers: raw chunk and payload.
+type sendBuffers struct{ raw, wire []byte }
+
+func (m *mover) sendLoop(ctx context.Context) {
+	var bufs sendBuffers
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case w := <-m.sendQ:
+			m.sendUnit(ctx, w, &bufs)
+		}
+	}
+}
+
+// sendUnit reads, hashes, compresses and sends one unit, and waits for the
+// receiver's acknowledgement that it is durable.
+func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
+	log := m.log.With("job", w.Job.ID, "unit", w.Unit.ID, "receiver", w.Unit.Receiver)
+	h, raw, err := m.readUnit(w, bufs)
+	if err != nil {
+		m.release(w.Job.ID, w.Unit.ID)
+		if errors.Is(err, errFileChanged) {
+			return
+		}
+		log.Warn("read unit", "err", err)
+		m.reports.failed(w.Job.ID, plan.UnitFail{Unit: w.Unit.ID, Reason: "read on " + m.name + ": " + err.Error()})
+		return
+	}
+	policy, _ := transport.ParsePolicy(w.Job.Spec.Compression)
+	level, _ := transport.ParseLevel(w.Job.Spec.CompressionLevel)
+	payload, comp := m.codec.Encode(bufs.wire[:0], raw, policy, level)
+	if comp != transport.CompressNone {
+		bufs.wire = payload[:0] // our buffer, grown; a raw payload is bufs.raw itself
+	}
+	h.Comp, h.WireLen = comp, uint32(len(payload))
+	ack, err := m.deliver(ctx, w.Unit.Receiver, h, payload)
+	switch {
+	case err != nil:
+		log.Warn("send chunk", "err", err)
+		m.reports.failed(w.Job.ID, plan.UnitFail{Unit: w.Unit.ID, Reason: fmt.Sprintf("send to %s: %v", w.Unit.Receiver, err)})
+		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
+	case ack.OK:
+		m.metrics.sent.Add(float64(len(payload)))
+		m.hold(w.Job.ID, w.Unit.ID, ackedHold) // the receiver reports it; do not resend meanwhile
+	case ack.NoSpace:
+		m.hold(w.Job.ID, w.Unit.ID, retryBackoff) // the job is being paused
+	case ack.Retry:
+		m.metrics.retried.Inc()
+		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
+		if ack.Error != "" {
+			log.Debug("receiver asked to retry", "why", ack.Error)
+		}
+	default:
+		log.Warn("receiver refused chunk", "why", ack.Error)
+		m.reports.failed(w.Job.ID, plan.UnitFail{Unit: w.Unit.ID, Reason: w.Unit.Receiver + " refused: " + ack.Error})
+		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
+	}
+}
+
+// deliver sends one chunk on a pooled stream to the receiver and reads the ack.
+func (m *mover) deliver(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.ChunkAck, error) {
+	addr, err := m.a.quicAddr(receiver)
+	if err != nil {
+		return nil, err
+	}
+	s := m.streams().get(receiver)
+	if s == nil {
+		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		s, err = m.a.endpoint.OpenStream(octx, addr, receiver, transport.KindData)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
+	_ = s.SetDeadline(time.Now().Add(ackTimeout))
+	if err := transport.WriteChunk(s, h, payload); err != nil {
+		s.Close()
+		return nil, err
+	}
+	ack, err := transport.ReadAck(s)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if ack.Unit != h.Unit {
+		s.Close()
+		return nil, fmt.Errorf("ack for unit %d, want %d", ack.Unit, h.Unit)
+	}
+	_ = s.SetDeadline(time.Time{})
+	m.streams().put(receiver, s)
+	return ack, nil
+}
+
+func (m *mover) streams() *streamPool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pool == nil {
+		m.pool = &streamPool{idle: map[string][]*transport.Stream{}}
+	}
+	return m.pool
+}
+
+// readUnit reads a unit's files into bufs.raw and builds its header. Each
+// file is checked before and after the read: one that changed or vanished
+// is reported to the leader, which re-plans it (errFileChanged).
+func (m *mover) readUnit(w plan.Work, bufs *sendBuffers) (*transport.ChunkHeader, []byte, error) {
+	v, err := m.volume(w.Job.Spec.Source.Volume)
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(cap(bufs.raw)) < w.Unit.Bytes {
+		bufs.raw = make([]byte, 0, w.Unit.Bytes)
+	}
+	raw := bufs.raw[:0]
+	h := &transport.ChunkHeader{Job: w.Job.ID, Unit: w.Unit.ID, Attempt: uint32(w.Unit.Attempts)}
+	changed := false
+	for i, part := range w.Unit.Parts {
+		entry := w.Files[i]
+		fp, data, err := readPart(v, sourcePath(w.Job, entry.Path), entry, part, raw)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			m.reports.vanished(w.Job.ID, plan.FileResult{File: part.File, Reason: "vanished during transfer"})
+			changed = true
+			continue
+		case errors.Is(err, errFileChanged):
+			now, serr := v.Lstat(sourcePath(w.Job, entry.Path))
+			if serr != nil {
+				m.reports.vanished(w.Job.ID, plan.FileResult{File: part.File, Reason: "vanished during transfer"})
+			} else {
+				now.Path = entry.Path
+				m.reports.changed(w.Job.ID, plan.FileChange{File: part.File, Entry: now})
+			}
+			changed = true
+			continue
+		case err != nil:
+			return nil, nil, err
+		}
+		raw = data
+		h.Files = append(h.Files, fp)
+	}
+	bufs.raw = raw[:0]
+	if changed {
+		return nil, nil, errFileChanged
+	}
+	h.RawLen = uint32(len(raw))
+	h.Hash = xxhash.Sum64(raw)
+	m.metrics.read.Add(float64(len(raw)))
+	return h, raw, nil
+}
+
+// readPart appends the data of one part to raw: the whole range, or for a
+// sparse file only its data segments (holes are not sent).
+func readPart(v *volume.Volume, rel string, want volume.Entry, part plan.Part, raw []byte) (transport.FilePart, []byte, error) {
+	fp := transport.FilePart{File: part.File, Off: part.Off, Len: part.Len}
+	f, err := v.OpenRead(rel)
+	if err != nil {
+		return fp, raw, err
+	}
+	defer f.Close()
+	before, err := statEntry(f, want)
+	if err != nil {
+		return fp, raw, err
+	}
+	if volume.Changed(want, before) {
+		return fp, raw, errFileChanged
+	}
+	segs := []volume.Extent{{Off: part.Off, Len: part.Len}}
+	if want.Sparse {
+		if segs, err = volume.DataExtents(f, part.Off, part.Len); err != nil {
+			return fp, raw, fmt.Errorf("find data in %s: %w", rel, err)
+		}
+		fp.Segments = []transport.Segment{}
+		for _, s := range segs {
+			fp.Segments = append(fp.Segments, transport.Segment{Off: s.Off, Len: s.Len})
+		}
+	}
+	for _, s := range segs {
+		start := len(raw)
+		raw = slices.Grow(raw, int(s.Len))[:start+int(s.Len)]
+		if n, err := f.ReadAt(raw[start:], s.Off); n < int(s.Len) {
+			if errors.Is(err, io.EOF) {
+				return fp, raw, errFileChanged // shorter than planned
+			}
+			return fp, raw, fmt.Errorf("read %s: %w", rel, err)
+		}
+	}
+	after, err := statEntry(f, want)
+	if err != nil {
+		return fp, raw, err
+	}
+	if volume.Changed(want, after) {
+		return fp, raw, errFileChanged
+	}
+	return fp, raw, nil
+}
+
+// statEntry reads size and mtime of an open file as an Entry to compare.
+func statEntry(f *os.File, want volume.Entry) (volume.Entry, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return volume.Entry{}, fmt.Errorf("stat %s: %w", want.Path, err)
+	}
+	e := want
+	e.Size, e.MtimeNs = fi.Size(), fi.ModTime().UnixNano()
+	return e, nil
+}

@@ -1,0 +1,394 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/ring"
+)
+
+// JobRecord is everything the plan holds about one job.
+type JobRecord struct {
+	Job   Job    `json:"job"`
+	Files []File `json:"files"`
+	Units []Unit `json:"units"`
+	Seq   int    `json:"seq"` // next manifest batch expected
+}
+
+func (f *FSM) applyJob(t CommandType, body []byte) error {
+	switch t {
+	case CmdJobSubmit:
+		var j Job
+		if err := json.Unmarshal(body, &j); err != nil {
+			return fmt.Errorf("apply job-submit: %w", err)
+		}
+		if _, ok := f.state.Jobs[j.ID]; ok {
+			return fmt.Errorf("job %s exists", j.ID)
+		}
+		j.Updated = j.Created
+		f.state.Jobs[j.ID] = &JobRecord{Job: j}
+	case CmdJobState:
+		var c JobStateChange
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply job-state: %w", err)
+		}
+		r, ok := f.state.Jobs[c.ID]
+		if !ok {
+			return fmt.Errorf("no job %s", c.ID)
+		}
+		return r.setState(c.State, c.Reason, c.Time)
+	case CmdManifest:
+		var c Manifest
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply manifest: %w", err)
+		}
+		if r, ok := f.state.Jobs[c.ID]; ok {
+			r.addManifest(c)
+		}
+	case CmdAssign:
+		var c Assign
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply assign: %w", err)
+		}
+		if r, ok := f.state.Jobs[c.ID]; ok {
+			return r.assign(c)
+		}
+	case CmdProgress:
+		var c Progress
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply progress: %w", err)
+		}
+		if r, ok := f.state.Jobs[c.ID]; ok {
+			r.progress(c)
+		}
+	default:
+		panic(fmt.Sprintf("plan: unknown command type %d; this agent is older than the leader, upgrade it", t))
+	}
+	return nil
+}
+
+// setState applies an operator's or the leader's state change.
+func (r *JobRecord) setState(to JobState, reason string, now int64) error {
+	j := &r.Job
+	if j.State.Ended() {
+		return fmt.Errorf("job %s already ended (%s)", j.ID, j.State)
+	}
+	switch to {
+	case JobPaused:
+		if j.State != JobPaused {
+			j.Resume = j.State
+		}
+	case JobRunning: // resume
+		if j.State == JobPaused {
+			to = j.Resume
+			j.Resume = ""
+		}
+	}
+	j.State, j.Reason, j.Updated = to, reason, now
+	if to.Ended() {
+		j.Ended = now
+	}
+	return nil
+}
+
+func (r *JobRecord) addManifest(c Manifest) {
+	if c.Seq != r.Seq || r.Job.Scanned {
+		return // a retried batch already applied
+	}
+	r.Seq++
+	j := &r.Job
+	idx := make([]uint64, 0, len(c.Entries))
+	for _, e := range c.Entries {
+		f := File{Entry: e}
+		if e.Skip != "" {
+			f.State, f.Reason = FileSkipped, e.Skip
+			j.Stats.FilesSkipped++
+		}
+		if f.NeedsData() {
+			j.Stats.BytesTotal += e.Size
+		}
+		idx = append(idx, uint64(len(r.Files)))
+		r.Files = append(r.Files, f)
+	}
+	j.Stats.FilesTotal += int64(len(c.Entries))
+	units := planUnits(r.Files, idx, int64(j.Spec.ChunkSize), uint64(len(r.Units)))
+	r.Units = append(r.Units, units...)
+	j.Stats.UnitsTotal += int64(len(units))
+	if c.Final {
+		j.Scanned = true
+	}
+	j.Updated = c.Time
+}
+
+// assign spreads every pending unit over the given agents with the ring
+// (bounded loads, weighted by bytes). Deterministic, so every replica agrees.
+func (r *JobRecord) assign(c Assign) error {
+	var pending []int
+	for i := range r.Units {
+		if r.Units[i].State == UnitPending {
+			pending = append(pending, i)
+		}
+	}
+	r.Job.Senders, r.Job.Receivers, r.Job.Updated = c.Senders, c.Receivers, c.Time
+	if r.Job.State == JobScanning && r.Job.Scanned {
+		r.Job.State = JobRunning
+	}
+	if len(pending) == 0 {
+		r.maybeFinish(c.Time)
+		return nil
+	}
+	keys := make([]uint64, len(pending))
+	weights := make([]int64, len(pending))
+	for k, i := range pending {
+		keys[k], weights[k] = r.Units[i].Key, max(r.Units[i].Bytes, 1)
+	}
+	senders, err := spread(c.Senders, keys, weights)
+	if err != nil {
+		return fmt.Errorf("assign senders of %s: %w", r.Job.ID, err)
+	}
+	receivers, err := spread(c.Receivers, keys, weights)
+	if err != nil {
+		return fmt.Errorf("assign receivers of %s: %w", r.Job.ID, err)
+	}
+	for k, i := range pending {
+		r.Units[i].Sender, r.Units[i].Receiver = senders[k], receivers[k]
+	}
+	return nil
+}
+
+func spread(members []string, keys []uint64, weights []int64) ([]string, error) {
+	rg, err := ring.New(members)
+	if err != nil {
+		return nil, err
+	}
+	return rg.AssignBounded(keys, weights, ring.DefaultLoadFactor)
+}
+
+// progress applies a batch of agent reports.
+func (r *JobRecord) progress(c Progress) {
+	j := &r.Job
+	for _, d := range c.Done {
+		u := r.unit(d.Unit)
+		if u == nil || u.State != UnitPending {
+			continue // a duplicate: the unit was already written or given up
+		}
+		u.State, u.Hash = UnitDone, d.Hash
+		j.Stats.UnitsDone++
+		j.Stats.BytesDone += u.Bytes
+		j.Stats.WireBytes += d.WireBytes
+		if j.Pairs == nil {
+			j.Pairs = map[string]PairStats{}
+		}
+		key := d.Sender + ">" + d.Receiver
+		p := j.Pairs[key]
+		p.Sender, p.Receiver = d.Sender, d.Receiver
+		p.Bytes += u.Bytes
+		p.WireBytes += d.WireBytes
+		p.Units++
+		j.Pairs[key] = p
+		for _, part := range u.Parts {
+			f := &r.Files[part.File]
+			if f.State == FilePending && f.UnitsLeft > 0 {
+				f.UnitsLeft--
+				if f.UnitsLeft == 0 {
+					f.State = FileReady
+				}
+			}
+		}
+	}
+	for _, fl := range c.Failed {
+		u := r.unit(fl.Unit)
+		if u == nil || u.State != UnitPending {
+			continue
+		}
+		u.Attempts++
+		j.Stats.Retries++
+		for _, part := range u.Parts {
+			r.Files[part.File].Retries++
+		}
+		if fl.Fatal || u.Attempts >= MaxUnitAttempts {
+			u.State = UnitFailed
+			for _, part := range u.Parts {
+				r.failFile(part.File, fmt.Sprintf("gave up after %d attempts: %s", u.Attempts, fl.Reason))
+			}
+		}
+	}
+	for _, ch := range c.Changed {
+		r.replan(ch, c.Time)
+	}
+	for _, v := range c.Vanished {
+		if int(v.File) < len(r.Files) && r.Files[v.File].State < FileDone {
+			f := &r.Files[v.File]
+			r.dropFromUnits(v.File)
+			f.State, f.Reason = FileSkipped, v.Reason
+			j.Stats.FilesSkipped++
+		}
+	}
+	for _, fr := range c.Finalized {
+		if int(fr.File) >= len(r.Files) {
+			continue
+		}
+		f := &r.Files[fr.File]
+		if f.State == FileDone || f.State == FileFailed || f.State == FileSkipped {
+			continue
+		}
+		if fr.OK {
+			f.State = FileDone
+			j.Stats.FilesDone++
+		} else {
+			r.failFile(fr.File, fr.Reason)
+		}
+	}
+	for _, v := range c.Verified {
+		u := r.unit(v.Unit)
+		if u == nil || u.State != UnitDone || u.Verified {
+			continue
+		}
+		u.Verified = true
+		j.Stats.UnitsVerified++
+		if !v.OK {
+			for _, part := range u.Parts {
+				r.failFile(part.File, "verification failed: "+v.Reason)
+			}
+		}
+	}
+	if c.MetaDone {
+		j.MetaDone = true
+	}
+	j.Updated = c.Time
+	r.maybeFinish(c.Time)
+}
+
+func (r *JobRecord) unit(id uint64) *Unit {
+	if id >= uint64(len(r.Units)) {
+		return nil
+	}
+	return &r.Units[id]
+}
+
+// failFile gives a file up, counting it once.
+func (r *JobRecord) failFile(idx uint64, reason string) {
+	f := &r.Files[idx]
+	switch f.State {
+	case FileFailed, FileSkipped:
+		return
+	case FileDone:
+		r.Job.Stats.FilesDone--
+	}
+	f.State, f.Reason = FileFailed, reason
+	r.Job.Stats.FilesFailed++
+	r.Job.Stats.Errors++
+}
+
+// dropFromUnits removes a file's parts from every pending unit; a unit left
+// with no parts becomes obsolete.
+func (r *JobRecord) dropFromUnits(idx uint64) {
+	for i := range r.Units {
+		u := &r.Units[i]
+		if u.State != UnitPending {
+			continue
+		}
+		kept := u.Parts[:0]
+		for _, p := range u.Parts {
+			if p.File == idx {
+				u.Bytes -= p.Len
+				continue
+			}
+			kept = append(kept, p)
+		}
+		u.Parts = kept
+		if len(kept) == 0 {
+			u.State = UnitObsolete
+		}
+	}
+}
+
+// replan handles a file that changed while it was read: its old units are
+// dropped and it is cut into new ones, sent again; after MaxFileChanges it fails.
+func (r *JobRecord) replan(ch FileChange, now int64) {
+	if int(ch.File) >= len(r.Files) {
+		return
+	}
+	f := &r.Files[ch.File]
+	if f.State != FilePending && f.State != FileReady {
+		return
+	}
+	r.dropFromUnits(ch.File)
+	j := &r.Job
+	if f.NeedsData() {
+		j.Stats.BytesTotal -= f.Size
+	}
+	f.Changed++
+	f.Entry = ch.Entry
+	f.Units, f.UnitsLeft, f.FirstUnit = 0, 0, 0
+	if f.Changed > MaxFileChanges {
+		r.failFile(ch.File, fmt.Sprintf("changed %d times while being read; copy it once it is quiet", f.Changed))
+		return
+	}
+	if ch.Entry.Skip != "" {
+		f.State, f.Reason = FileSkipped, ch.Entry.Skip
+		j.Stats.FilesSkipped++
+		return
+	}
+	f.State = FilePending
+	if f.NeedsData() {
+		j.Stats.BytesTotal += f.Size
+	}
+	units := planUnits(r.Files, []uint64{ch.File}, int64(j.Spec.ChunkSize), uint64(len(r.Units)))
+	if len(units) == 0 {
+		f.State = FileReady
+	}
+	r.Units = append(r.Units, units...)
+	j.Stats.UnitsTotal += int64(len(units))
+	if len(units) > 0 && len(j.Senders) > 0 {
+		_ = r.assign(Assign{ID: j.ID, Senders: j.Senders, Receivers: j.Receivers, Time: now})
+	}
+}
+
+// maybeFinish moves a running job to verifying or its end once every file
+// is settled, and a verifying job to its end once every unit is verified.
+func (r *JobRecord) maybeFinish(now int64) {
+	j := &r.Job
+	switch j.State {
+	case JobRunning:
+		if !j.Scanned || !j.MetaDone || !r.filesSettled() {
+			return
+		}
+		if j.Spec.Verify && j.Stats.UnitsVerified < j.Stats.UnitsDone {
+			j.State = JobVerifying
+			return
+		}
+	case JobVerifying:
+		if j.Stats.UnitsVerified < j.Stats.UnitsDone {
+			return
+		}
+	default:
+		return
+	}
+	j.Verified = j.Spec.Verify
+	j.Ended, j.Updated = now, now
+	if j.Stats.FilesFailed > 0 {
+		j.State = JobFailed
+		j.Reason = fmt.Sprintf("%d of %d files failed; see `leptonctl job report %s`", j.Stats.FilesFailed, j.Stats.FilesTotal, j.ID)
+		return
+	}
+	j.State = JobDone
+}
+
+func (r *JobRecord) filesSettled() bool {
+	st := r.Job.Stats
+	return st.FilesDone+st.FilesFailed+st.FilesSkipped >= st.FilesTotal
+}
+
+// DataSettled reports whether every file that needs data is done, failed
+// or skipped: the point where directories and links can be finalized.
+func (r *JobRecord) DataSettled() bool {
+	for i := range r.Files {
+		f := &r.Files[i]
+		if f.Kind == volume.KindFile && f.LinkOf == "" && f.Size > 0 && (f.State == FilePending || f.State == FileReady) {
+			return false
+		}
+	}
+	return true
+}

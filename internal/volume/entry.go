@@ -1,0 +1,140 @@
+// Package volume is Lepton's only door to the file system of a volume: a
+// root that no path escapes, the source-side scanner and the target-side
+// writes (temp files, metadata, atomic renames) with rsync -aHS fidelity.
+//
+// This file holds the portable part (the manifest entry and path rules), so
+// packages that only carry entries build on every platform; the file system
+// work lives in the *_linux.go files.
+package volume
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// Kind is what a manifest entry is.
+type Kind uint8
+
+// Entry kinds.
+const (
+	KindFile    Kind = 1 // regular file
+	KindDir     Kind = 2 // directory
+	KindSymlink Kind = 3 // symbolic link, copied as a link
+	KindSpecial Kind = 4 // socket, FIFO or device: listed, never transferred
+)
+
+var kindNames = [...]string{"unknown", "file", "dir", "symlink", "special"}
+
+// String names the kind for reports.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Skip reasons: why an entry is listed but not transferred.
+const (
+	SkipSocket   = "socket"
+	SkipFIFO     = "named pipe (FIFO)"
+	SkipCharDev  = "character device"
+	SkipBlockDev = "block device"
+	SkipVanished = "vanished during scan"
+	SkipBadName  = "file name is not valid UTF-8"
+)
+
+// Entry is one file system object of a scan. Its JSON is compact because
+// the manifest is replicated through Raft.
+type Entry struct {
+	Path    string `json:"p"`           // relative to the scan root, slash-separated; never "."
+	Kind    Kind   `json:"k"`           // what it is
+	Size    int64  `json:"s,omitempty"` // bytes, regular files only
+	Mode    uint32 `json:"m"`           // uint32(fs.FileMode): permission, setuid, setgid, sticky; no type bits
+	MtimeNs int64  `json:"t"`           // modification time, ns since the epoch
+	UID     uint32 `json:"u,omitempty"` // owner
+	GID     uint32 `json:"g,omitempty"` // group
+	Target  string `json:"l,omitempty"` // symlink target, verbatim, never followed
+	LinkOf  string `json:"h,omitempty"` // hardlink: Path of the first entry of the same inode; its data is not sent again
+	Sparse  bool   `json:"z,omitempty"` // allocated blocks take less than Size
+	Skip    string `json:"x,omitempty"` // why it is not transferred; empty when it is
+}
+
+// Changed reports whether a file was modified between two looks at it
+// (kind, size or mtime differ), e.g. before and after its data was read.
+func Changed(before, after Entry) bool {
+	return before.Kind != after.Kind || before.Size != after.Size || before.MtimeNs != after.MtimeNs
+}
+
+// MaxPathLen bounds a relative path accepted from config, jobs or peers
+// (PATH_MAX on Linux).
+const MaxPathLen = 4096
+
+// CleanRel validates a relative, slash-separated path that came from a
+// config file, a job or a peer, and returns its path.Clean form ("" and
+// "./" give "."). It rejects absolute paths, any ".." element (even one that
+// would cancel out), NUL bytes and over-long paths. A backslash is an
+// ordinary character of a Linux file name.
+func CleanRel(p string) (string, error) {
+	switch {
+	case len(p) > MaxPathLen:
+		return "", fmt.Errorf("path %.40q... is longer than %d bytes", p, MaxPathLen)
+	case strings.IndexByte(p, 0) >= 0:
+		return "", fmt.Errorf("path %q contains a NUL byte", p)
+	case strings.HasPrefix(p, "/"):
+		return "", fmt.Errorf("path %q is absolute; it must be relative to the volume", p)
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == ".." {
+			return "", fmt.Errorf("path %q escapes the volume (contains ..)", p)
+		}
+	}
+	if p == "" {
+		return ".", nil
+	}
+	return path.Clean(p), nil
+}
+
+// tempDir is Lepton's own area at the top of a volume. Walk skips it and
+// target writes refuse to land in it.
+const tempDir = ".lepton"
+
+// tmpRoot holds per-job temp directories and the link staging directory.
+const tmpRoot = tempDir + "/tmp"
+
+// linkStage is where symlinks and hardlinks are made before their rename.
+const linkStage = tmpRoot + "/links"
+
+// inTempArea reports whether a clean relative path lies in Lepton's area.
+func inTempArea(rel string) bool {
+	return rel == tempDir || strings.HasPrefix(rel, tempDir+"/")
+}
+
+// TempRel is the deterministic temp path of one file of a job, relative to
+// the volume root. Every receiver of a shared volume computes the same name,
+// so receivers writing different chunks of one file meet in one temp file.
+func TempRel(job string, file uint64) string {
+	return tmpRoot + "/" + job + "/" + strconv.FormatUint(file, 10) + ".part"
+}
+
+// maxJobLen bounds a job id used as a directory name.
+const maxJobLen = 200
+
+// checkJob rejects a job id that is not a single, plain path element.
+func checkJob(job string) error {
+	switch {
+	case job == "" || job == "." || job == "..":
+		return fmt.Errorf("job id %q is not a valid directory name", job)
+	case len(job) > maxJobLen:
+		return fmt.Errorf("job id %.40q... is longer than %d bytes", job, maxJobLen)
+	case strings.ContainsAny(job, "/\x00"):
+		return fmt.Errorf("job id %q contains a slash or NUL", job)
+	}
+	return nil
+}
+
+// ErrNoSpace marks a write, truncate or fsync that failed because the target
+// file system is full (ENOSPC) or the user's quota is spent (EDQUOT).
+var ErrNoSpace = errors.New("no space left on the target volume")

@@ -1,0 +1,268 @@
+package volume
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+
+	"golang.org/x/sys/unix"
+)
+
+// FinalizeFile puts the finished temp file of a job's file at dst with the
+// metadata of e: owner (when asRoot), mode, mtime to the nanosecond; then
+// fsyncs it, makes dst's missing parents (0755, fixed later by
+// FinalizeDir), renames it over dst atomically (replacing a file or link,
+// never a directory) and fsyncs the parent. Until the rename nothing is
+// visible at dst. When the temp file is gone but dst already matches e
+// (size and mtime), the file was finalized before and FinalizeFile
+// succeeds, so a retry after a crash is harmless.
+func (v *Volume) FinalizeFile(job string, file uint64, dst string, e Entry, asRoot bool) error {
+	if err := checkJob(job); err != nil {
+		return err
+	}
+	dst, err := targetRel(dst, false)
+	if err != nil {
+		return err
+	}
+	tmp := TempRel(job, file)
+	f, st, err := v.openChecked(tmp, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		if done, _ := v.Lstat(dst); done.Kind == KindFile && !Changed(done, e) {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("finalize %s in volume %s: open temp: %w", dst, v.path, err)
+	}
+	err = finishTemp(f, st, e, asRoot)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = noSpace(cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("finalize %s in volume %s: %w", dst, v.path, err)
+	}
+	return v.renameInto(tmp, dst, "file")
+}
+
+// finishTemp checks the temp file against e, applies e's metadata and
+// makes it durable.
+func finishTemp(f *os.File, st *unix.Stat_t, e Entry, asRoot bool) error {
+	if st.Size != e.Size {
+		return fmt.Errorf("temp holds %d bytes, the file has %d", st.Size, e.Size)
+	}
+	if err := applyMeta(f, e, asRoot, fs.FileMode(e.Mode)&modeBits); err != nil {
+		return err
+	}
+	if err := futimens(f, e.MtimeNs); err != nil {
+		return fmt.Errorf("set mtime: %w", err)
+	}
+	return Sync(f)
+}
+
+// applyMeta sets owner (when asRoot) and then mode of an open file: chown
+// clears setuid and setgid, so it must come first.
+func applyMeta(f *os.File, e Entry, asRoot bool, mode fs.FileMode) error {
+	if asRoot {
+		if err := f.Chown(int(e.UID), int(e.GID)); err != nil {
+			return err
+		}
+	}
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MakeDir makes directory dst (and missing parents, 0755) and gives it e's
+// owner (when asRoot) and mode, plus owner rwx so that its contents can be
+// written whoever Lepton runs as; FinalizeDir sets the exact mode and the
+// mtime once the contents are in.
+func (v *Volume) MakeDir(dst string, e Entry, asRoot bool) error {
+	dst, err := targetRel(dst, true)
+	if err != nil {
+		return err
+	}
+	if err := v.root.MkdirAll(dst, 0o755); err != nil {
+		if fi, lerr := v.root.Lstat(dst); lerr == nil && !fi.IsDir() {
+			return fmt.Errorf("make directory %s in volume %s: exists and is not a directory", dst, v.path)
+		}
+		return noSpace(fmt.Errorf("make directory %s in volume %s: %w", dst, v.path, err))
+	}
+	d, err := v.openDir(dst)
+	if err != nil {
+		return fmt.Errorf("make directory %s in volume %s: %w", dst, v.path, err)
+	}
+	defer d.Close()
+	if err := applyMeta(d, e, asRoot, fs.FileMode(e.Mode)&modeBits|0o700); err != nil {
+		return fmt.Errorf("make directory %s in volume %s: %w", dst, v.path, err)
+	}
+	return nil
+}
+
+// FinalizeDir gives directory dst e's exact mode and mtime. Writing an entry
+// into a directory changes its mtime, so callers finalize a directory after
+// everything inside it, deepest first.
+func (v *Volume) FinalizeDir(dst string, e Entry, asRoot bool) error {
+	dst, err := targetRel(dst, true)
+	if err != nil {
+		return err
+	}
+	d, err := v.openDir(dst)
+	if err != nil {
+		return fmt.Errorf("finalize directory %s in volume %s: %w", dst, v.path, err)
+	}
+	defer d.Close()
+	if err := applyMeta(d, e, asRoot, fs.FileMode(e.Mode)&modeBits); err != nil {
+		return fmt.Errorf("finalize directory %s in volume %s: %w", dst, v.path, err)
+	}
+	if err := futimens(d, e.MtimeNs); err != nil {
+		return fmt.Errorf("finalize directory %s in volume %s: set mtime: %w", dst, v.path, err)
+	}
+	if err := syncDir(d); err != nil {
+		return fmt.Errorf("finalize directory %s in volume %s: %w", dst, v.path, err)
+	}
+	return nil
+}
+
+// MakeSymlink creates symlink dst with e's target, verbatim (an absolute or
+// climbing target is data; Lepton never follows it), its owner (when
+// asRoot) and its own mtime, under a staging name first and then renamed
+// into place, so dst is never missing or half-made.
+func (v *Volume) MakeSymlink(dst string, e Entry, asRoot bool) error {
+	dst, err := targetRel(dst, false)
+	if err != nil {
+		return err
+	}
+	if e.Target == "" || len(e.Target) > MaxPathLen {
+		return fmt.Errorf("make symlink %s in volume %s: target is empty or longer than %d bytes", dst, v.path, MaxPathLen)
+	}
+	tmp := stageName()
+	if err := v.inStage(linkStage, func() error { return v.root.Symlink(e.Target, tmp) }); err != nil {
+		return noSpace(fmt.Errorf("make symlink %s in volume %s: %w", dst, v.path, err))
+	}
+	err = v.inParent(tmp, func(dirfd int, name string) error {
+		if asRoot {
+			if err := unix.Fchownat(dirfd, name, int(e.UID), int(e.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return fmt.Errorf("lchown: %w", err)
+			}
+		}
+		ts := timesFor(e.MtimeNs)
+		if err := unix.UtimesNanoAt(dirfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("set link mtime: %w", err)
+		}
+		return nil
+	})
+	if err == nil {
+		err = v.renameInto(tmp, dst, "symlink")
+	}
+	if err != nil {
+		_ = v.root.Remove(tmp)
+		return fmt.Errorf("make symlink %s in volume %s: %w", dst, v.path, err)
+	}
+	return nil
+}
+
+// MakeHardlink links dst to existing (a file already at its final path):
+// linked under a staging name, then renamed into place.
+func (v *Volume) MakeHardlink(dst, existing string) error {
+	dst, err := targetRel(dst, false)
+	if err != nil {
+		return err
+	}
+	existing, err = targetRel(existing, false)
+	if err != nil {
+		return err
+	}
+	tmp := stageName()
+	if err := v.inStage(linkStage, func() error { return v.root.Link(existing, tmp) }); err != nil {
+		return noSpace(fmt.Errorf("hardlink %s to %s in volume %s: %w", dst, existing, v.path, err))
+	}
+	err = v.renameInto(tmp, dst, "hardlink")
+	// When dst already was a link to the same inode, rename does nothing and
+	// leaves the staging name behind.
+	if rerr := v.root.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("hardlink %s to %s in volume %s: %w", dst, existing, v.path, err)
+	}
+	return nil
+}
+
+// renameInto makes dst's parents and renames tmp over dst, refusing to
+// replace a directory, then fsyncs dst's directory.
+func (v *Volume) renameInto(tmp, dst, what string) error {
+	parent := path.Dir(dst)
+	if err := v.root.MkdirAll(parent, 0o755); err != nil {
+		return noSpace(fmt.Errorf("make parent directories of %s: %w", dst, err))
+	}
+	if fi, err := v.root.Lstat(dst); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory; refusing to replace it with a %s", dst, what)
+	}
+	if err := v.root.Rename(tmp, dst); err != nil {
+		if errors.Is(err, unix.EXDEV) {
+			return fmt.Errorf("rename into %s: it is on another file system than the volume root (mounts nested in a target volume are not supported): %w", dst, err)
+		}
+		return noSpace(fmt.Errorf("rename into %s: %w", dst, err))
+	}
+	d, err := v.root.OpenFile(parent, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s to sync it: %w", parent, err)
+	}
+	defer d.Close()
+	return syncDir(d)
+}
+
+// syncDir fsyncs an open directory; file systems that cannot are let be.
+func syncDir(d *os.File) error {
+	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EOPNOTSUPP) {
+		return noSpace(fmt.Errorf("fsync directory: %w", err))
+	}
+	return nil
+}
+
+// openDir opens directory rel without following a symlink at its last
+// element (its parents resolve through the root, never outside it).
+func (v *Volume) openDir(rel string) (*os.File, error) {
+	var fd int
+	err := v.inParent(rel, func(dirfd int, name string) error {
+		return eintr(func() (err error) {
+			fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			return err
+		})
+	})
+	if errors.Is(err, unix.ELOOP) {
+		return nil, errors.New("is a symlink, not a directory")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path.Join(v.path, rel)), nil
+}
+
+// targetRel cleans a target path and refuses Lepton's temp area and, unless
+// allowRoot, the volume root itself.
+func targetRel(p string, allowRoot bool) (string, error) {
+	rel, err := CleanRel(p)
+	if err != nil {
+		return "", err
+	}
+	if inTempArea(rel) {
+		return "", fmt.Errorf("path %q is inside Lepton's temp area %s", p, tempDir)
+	}
+	if rel == "." && !allowRoot {
+		return "", fmt.Errorf("path %q names the volume root itself", p)
+	}
+	return rel, nil
+}
+
+// stageName is a fresh staging path for a symlink or hardlink.
+func stageName() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return linkStage + "/" + hex.EncodeToString(b[:])
+}

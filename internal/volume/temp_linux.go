@@ -1,0 +1,169 @@
+package volume
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// OpenTemp opens (creating it and its parents, mode 0700) the temp file of
+// one file of a job, for writing chunks at their offsets. It never
+// truncates content: it only sets the length to size when it differs, so
+// holes stay holes and several receivers of a shared volume (or several
+// goroutines) may open the same temp file and write different ranges.
+func (v *Volume) OpenTemp(job string, file uint64, size int64) (*os.File, error) {
+	if err := checkJob(job); err != nil {
+		return nil, err
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("temp file for file %d of job %s: negative size %d", file, job, size)
+	}
+	rel := TempRel(job, file)
+	var (
+		f  *os.File
+		st *unix.Stat_t
+	)
+	err := v.inStage(path.Dir(rel), func() (err error) {
+		f, st, err = v.openChecked(rel, os.O_RDWR|os.O_CREATE, 0o600)
+		return err
+	})
+	if err != nil {
+		return nil, noSpace(fmt.Errorf("open temp %s in volume %s: %w", rel, v.path, err))
+	}
+	if st.Size != size {
+		if err := f.Truncate(size); err != nil {
+			f.Close()
+			return nil, noSpace(fmt.Errorf("size temp %s in volume %s to %d bytes: %w", rel, v.path, size, err))
+		}
+	}
+	return f, nil
+}
+
+// maxStageTries bounds retries when a concurrent cleanup removed an empty
+// staging directory between our mkdir and our create.
+const maxStageTries = 3
+
+// inStage makes directory dir (0700) and runs create, retrying when create
+// finds the directory gone (RemoveJobTemp of another job removes empty ones).
+func (v *Volume) inStage(dir string, create func() error) error {
+	var err error
+	for range maxStageTries {
+		if err = v.root.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err = create(); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+// RemoveJobTemp removes the temp files of a job, and Lepton's temp area of
+// the volume when nothing else is left in it.
+func (v *Volume) RemoveJobTemp(job string) error {
+	if err := checkJob(job); err != nil {
+		return err
+	}
+	dir := path.Dir(TempRel(job, 0))
+	if err := v.root.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove temp files of job %s in volume %s: %w", job, v.path, err)
+	}
+	for _, d := range []string{linkStage, tmpRoot, tempDir} {
+		if err := v.root.Remove(d); err != nil {
+			break // not empty (another job), or already gone
+		}
+	}
+	return nil
+}
+
+// WriteAt writes all of p at off in a temp file, wrapping a full disk or
+// spent quota with ErrNoSpace.
+func WriteAt(f *os.File, p []byte, off int64) error {
+	if _, err := f.WriteAt(p, off); err != nil {
+		return noSpace(err)
+	}
+	return nil
+}
+
+// Sync makes a temp file's written data durable, wrapping a full disk or
+// spent quota (which NFS reports only here) with ErrNoSpace.
+func Sync(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		return noSpace(err)
+	}
+	return nil
+}
+
+// zeroBuf is the write size of Zero's fallback.
+const zeroBuf = 64 << 10
+
+// Zero makes [off, off+length) of a temp file read as zeros, as a hole where
+// the file system can punch one. A receiver calls it for the holes of a
+// sparse source range, so a temp file that already held other data (a file
+// sent again after it changed) ends up exact, and sparse.
+func Zero(f *os.File, off, length int64) error {
+	if off < 0 || length < 0 {
+		return fmt.Errorf("zero %s: negative range %d+%d", f.Name(), off, length)
+	}
+	if length == 0 {
+		return nil
+	}
+	err := withFd(f, func(fd int) error {
+		return eintr(func() error {
+			return unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, length)
+		})
+	})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		return noSpace(fmt.Errorf("punch hole in %s at %d+%d: %w", f.Name(), off, length, err))
+	}
+	buf := make([]byte, min(length, zeroBuf))
+	for done := int64(0); done < length; {
+		n := min(int64(len(buf)), length-done)
+		if err := WriteAt(f, buf[:n], off+done); err != nil {
+			return err
+		}
+		done += n
+	}
+	return nil
+}
+
+// noSpace wraps err with ErrNoSpace when it is ENOSPC or EDQUOT, keeping
+// the original error in the chain.
+func noSpace(err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
+
+// futimens sets the mtime of an open file to the nanosecond and leaves its
+// atime alone (utimensat with a NULL path acts on the descriptor itself).
+func futimens(f *os.File, mtimeNs int64) error {
+	ts := timesFor(mtimeNs)
+	return withFd(f, func(fd int) error {
+		return eintr(func() error {
+			_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+			if errno != 0 {
+				return errno
+			}
+			return nil
+		})
+	})
+}
+
+// timesFor is the utimensat times argument: atime untouched, mtime set.
+func timesFor(mtimeNs int64) [2]unix.Timespec {
+	return [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(mtimeNs)}
+}

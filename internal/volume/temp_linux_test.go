@@ -1,0 +1,209 @@
+package volume
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func fileEntry(size int64) Entry {
+	return Entry{Kind: KindFile, Size: size, Mode: 0o640, MtimeNs: baseTime.UnixNano()}
+}
+
+func TestNothingAtFinalPathBeforeFinalize(t *testing.T) {
+	dir := t.TempDir()
+	v := openVolume(t, dir)
+	f, err := v.OpenTemp("j", 1, 5)
+	mustOK(t, err)
+	mustOK(t, WriteAt(f, []byte("hel"), 0))
+	mustOK(t, f.Close())
+
+	dst := filepath.Join(dir, "out/file.txt")
+	if _, err := os.Lstat(dst); !os.IsNotExist(err) {
+		t.Fatalf("final path visible before finalize: %v", err)
+	}
+	if es := walkAll(t, v, "", nil); len(es) != 0 {
+		t.Fatalf("a scan of the target sees %+v", es)
+	}
+	// The temp is not complete (3 of 5 bytes written is fine: holes are
+	// zeros), but a length mismatch is refused and leaves nothing behind.
+	if err := v.FinalizeFile("j", 1, "out/file.txt", fileEntry(6), false); err == nil {
+		t.Fatal("finalize accepted a temp file of the wrong length")
+	}
+	if _, err := os.Lstat(dst); !os.IsNotExist(err) {
+		t.Fatalf("final path visible after a refused finalize: %v", err)
+	}
+
+	mustOK(t, v.FinalizeFile("j", 1, "out/file.txt", fileEntry(5), false))
+	b, err := os.ReadFile(dst)
+	mustOK(t, err)
+	if !bytes.Equal(b, []byte("hel\x00\x00")) {
+		t.Fatalf("content %q", b)
+	}
+	fi, err := os.Stat(dst)
+	mustOK(t, err)
+	if fi.Mode() != 0o640 || fi.ModTime().UnixNano() != baseTime.UnixNano() {
+		t.Fatalf("mode %v mtime %v", fi.Mode(), fi.ModTime())
+	}
+	// A retry after success is harmless.
+	mustOK(t, v.FinalizeFile("j", 1, "out/file.txt", fileEntry(5), false))
+}
+
+func TestConcurrentWritersAssembleOneFile(t *testing.T) {
+	dir := t.TempDir()
+	v := openVolume(t, dir)
+	const block, blocks = 64 << 10, 16
+	want := make([]byte, block*blocks)
+	for i := range want {
+		want[i] = byte(i * 7 / block)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for w := range 2 {
+		wg.Go(func() {
+			f, err := v.OpenTemp("job", 9, int64(len(want)))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			for i := w; i < blocks; i += 2 { // each writer its own offsets
+				if err := WriteAt(f, want[i*block:(i+1)*block], int64(i*block)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	mustOK(t, v.FinalizeFile("job", 9, "assembled", fileEntry(int64(len(want))), false))
+	got, err := os.ReadFile(filepath.Join(dir, "assembled"))
+	mustOK(t, err)
+	if !bytes.Equal(got, want) {
+		t.Fatal("assembled file differs")
+	}
+}
+
+func TestOpenTempKeepsContentAndHoles(t *testing.T) {
+	v := openVolume(t, t.TempDir())
+	const size = 8 << 20
+	f, err := v.OpenTemp("j", 3, size)
+	mustOK(t, err)
+	mustOK(t, WriteAt(f, []byte("first receiver"), 4096))
+	mustOK(t, f.Close())
+
+	g, err := v.OpenTemp("j", 3, size)
+	mustOK(t, err)
+	defer g.Close()
+	buf := make([]byte, 14)
+	_, err = g.ReadAt(buf, 4096)
+	mustOK(t, err)
+	if string(buf) != "first receiver" {
+		t.Fatalf("reopening lost content: %q", buf)
+	}
+	if n := allocated(t, g.Name()); n >= size/4 {
+		t.Fatalf("temp file allocates %d bytes: holes filled", n)
+	}
+	if !strings.HasSuffix(g.Name(), TempRel("j", 3)) {
+		t.Fatalf("temp at %s, want %s", g.Name(), TempRel("j", 3))
+	}
+}
+
+func TestZeroClearsStaleData(t *testing.T) {
+	v := openVolume(t, t.TempDir())
+	f, err := v.OpenTemp("j", 1, 64<<10)
+	mustOK(t, err)
+	defer f.Close()
+	mustOK(t, WriteAt(f, bytes.Repeat([]byte{0xaa}, 64<<10), 0))
+	mustOK(t, Zero(f, 8<<10, 16<<10))
+	got := make([]byte, 64<<10)
+	_, err = f.ReadAt(got, 0)
+	mustOK(t, err)
+	for i, b := range got {
+		inHole := i >= 8<<10 && i < 24<<10
+		if inHole && b != 0 || !inHole && b != 0xaa {
+			t.Fatalf("byte %d is %#x after Zero", i, b)
+		}
+	}
+	if fi, _ := f.Stat(); fi.Size() != 64<<10 {
+		t.Fatalf("Zero changed the size to %d", fi.Size())
+	}
+}
+
+func TestFinalizeRefusesToReplaceDirectory(t *testing.T) {
+	dir := t.TempDir()
+	v := openVolume(t, dir)
+	mustOK(t, os.MkdirAll(filepath.Join(dir, "taken/inner"), 0o755))
+	f, err := v.OpenTemp("j", 1, 0)
+	mustOK(t, err)
+	f.Close()
+	err = v.FinalizeFile("j", 1, "taken", fileEntry(0), false)
+	if err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("finalize over a directory: %v", err)
+	}
+	if err := v.MakeSymlink("taken", Entry{Kind: KindSymlink, Target: "x"}, false); err == nil {
+		t.Fatal("symlink replaced a directory")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "taken/inner")); err != nil {
+		t.Fatalf("directory damaged: %v", err)
+	}
+	// A file where a directory should go is an error, not a silent replace.
+	mustOK(t, os.WriteFile(filepath.Join(dir, "plain"), nil, 0o644))
+	if err := v.MakeDir("plain", Entry{Kind: KindDir, Mode: 0o755}, false); err == nil {
+		t.Fatal("MakeDir over a file succeeded")
+	}
+}
+
+func TestTempAreaAndJobIDsAreChecked(t *testing.T) {
+	v := openVolume(t, t.TempDir())
+	for _, job := range []string{"", "..", "a/b", "x\x00"} {
+		if f, err := v.OpenTemp(job, 1, 0); err == nil {
+			f.Close()
+			t.Errorf("OpenTemp accepted job %q", job)
+		}
+	}
+	if _, err := v.OpenTemp("j", 1, -1); err == nil {
+		t.Error("OpenTemp accepted a negative size")
+	}
+	f, err := v.OpenTemp("j", 1, 0)
+	mustOK(t, err)
+	f.Close()
+	for _, dst := range []string{".lepton/x", ".lepton", ".", "../x", "/abs"} {
+		if err := v.FinalizeFile("j", 1, dst, fileEntry(0), false); err == nil {
+			t.Errorf("FinalizeFile to %q succeeded", dst)
+		}
+	}
+}
+
+// TestNoSpaceIsRecognisable fills a 1 MiB tmpfs.
+func TestNoSpaceIsRecognisable(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root and mount rights): %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	v := openVolume(t, dir)
+	avail, err := v.Available()
+	mustOK(t, err)
+	if avail == 0 || avail > 1<<20 {
+		t.Fatalf("available %d on a 1 MiB file system", avail)
+	}
+	f, err := v.OpenTemp("j", 1, 4<<20) // sizing allocates nothing
+	mustOK(t, err)
+	defer f.Close()
+	err = WriteAt(f, make([]byte, 2<<20), 0)
+	if !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("writing past a full disk: %v", err)
+	}
+}

@@ -1,0 +1,197 @@
+package volume
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Volume is one declared volume directory. Every access goes through an
+// os.Root (or a descriptor opened through it), so no path, and no symlink
+// planted inside the volume, reaches anything outside the directory.
+type Volume struct {
+	root *os.Root
+	path string
+}
+
+// Open opens the volume at path, which must be an existing directory.
+func Open(dir string) (*Volume, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("volume %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("volume %s: directory does not exist", abs)
+	case err != nil:
+		return nil, fmt.Errorf("volume %s: %w", abs, err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("volume %s: not a directory", abs)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("volume %s: %w", abs, err)
+	}
+	return &Volume{root: root, path: abs}, nil
+}
+
+// Close releases the volume's directory descriptor.
+func (v *Volume) Close() error { return v.root.Close() }
+
+// Path is the absolute directory of the volume, for messages.
+func (v *Volume) Path() string { return v.path }
+
+// Available is the number of bytes an unprivileged user may still write on
+// the volume's file system (statfs f_bavail).
+func (v *Volume) Available() (uint64, error) {
+	var st unix.Statfs_t
+	err := v.withDir(".", func(fd int) error {
+		return eintr(func() error { return unix.Fstatfs(fd, &st) })
+	})
+	if err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", v.path, err)
+	}
+	unit := uint64(st.Frsize)
+	if unit == 0 {
+		unit = uint64(st.Bsize)
+	}
+	return st.Bavail * unit, nil
+}
+
+// withDir opens directory rel through the root and runs fn with its
+// descriptor. Symlinks among rel's components resolve only inside the root.
+func (v *Volume) withDir(rel string, fn func(fd int) error) error {
+	d, err := v.root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return withFd(d, fn)
+}
+
+// inParent runs fn with a descriptor of rel's parent directory (opened
+// through the root) and rel's last element, for the *at calls that must act
+// on a name without following it.
+func (v *Volume) inParent(rel string, fn func(dirfd int, name string) error) error {
+	return v.withDir(path.Dir(rel), func(fd int) error { return fn(fd, path.Base(rel)) })
+}
+
+// withFd runs fn with f's descriptor without switching it to blocking mode.
+func withFd(f *os.File, fn func(fd int) error) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// maxEINTR bounds retries of a system call interrupted by a signal.
+const maxEINTR = 100
+
+// eintr retries fn while it fails with EINTR (NFS and FUSE can return it).
+func eintr(fn func() error) error {
+	var err error
+	for range maxEINTR {
+		if err = fn(); err != unix.EINTR {
+			return err
+		}
+	}
+	return err
+}
+
+// fstatat is lstat of name in directory dirfd.
+func fstatat(dirfd int, name string, st *unix.Stat_t) error {
+	return eintr(func() error { return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) })
+}
+
+// fstat is stat of an open file.
+func fstat(f *os.File, st *unix.Stat_t) error {
+	return withFd(f, func(fd int) error {
+		return eintr(func() error { return unix.Fstat(fd, st) })
+	})
+}
+
+// readlinkat reads the target of symlink name in dirfd verbatim.
+func readlinkat(dirfd int, name string, sizeHint int64) (string, error) {
+	n := 256
+	if sizeHint > 0 && sizeHint < MaxPathLen {
+		n = int(sizeHint) + 1
+	}
+	for n <= 2*MaxPathLen {
+		buf := make([]byte, n)
+		var got int
+		err := eintr(func() (err error) { got, err = unix.Readlinkat(dirfd, name, buf); return err })
+		if err != nil {
+			return "", err
+		}
+		if got < n {
+			return string(buf[:got]), nil
+		}
+		n *= 2
+	}
+	return "", fmt.Errorf("symlink target longer than %d bytes", 2*MaxPathLen)
+}
+
+// entryFromStat builds the entry of one object from its lstat.
+func entryFromStat(rel string, st *unix.Stat_t) Entry {
+	e := Entry{
+		Path:    rel,
+		Mode:    uint32(modeOf(st.Mode)),
+		MtimeNs: st.Mtim.Nano(),
+		UID:     st.Uid,
+		GID:     st.Gid,
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		e.Kind = KindFile
+		e.Size = st.Size
+		e.Sparse = st.Blocks*512 < st.Size
+	case unix.S_IFDIR:
+		e.Kind = KindDir
+	case unix.S_IFLNK:
+		e.Kind = KindSymlink
+	case unix.S_IFSOCK:
+		e.Kind, e.Skip = KindSpecial, SkipSocket
+	case unix.S_IFIFO:
+		e.Kind, e.Skip = KindSpecial, SkipFIFO
+	case unix.S_IFCHR:
+		e.Kind, e.Skip = KindSpecial, SkipCharDev
+	case unix.S_IFBLK:
+		e.Kind, e.Skip = KindSpecial, SkipBlockDev
+	default:
+		e.Kind, e.Skip = KindSpecial, "unknown file type"
+	}
+	return e
+}
+
+// modeOf turns st_mode into fs.FileMode permission and special bits.
+func modeOf(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	if m&unix.S_ISUID != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}
+
+// modeBits is the part of an fs.FileMode that Lepton transfers.
+const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// sameInode reports whether two stats describe one inode.
+func sameInode(a, b *unix.Stat_t) bool { return a.Dev == b.Dev && a.Ino == b.Ino }
