@@ -191,3 +191,13 @@ func writeYAML(path string, v any) error {
 	}
 	return os.WriteFile(path, b, 0o600)
 }
+
+// PID is the running process's id, or 0.
+func (a *Agent) PID() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd == nil || a.cmd.Process == nil {
+		return 0
+	}
+	return a.cmd.Process.Pid
+}
