@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/leptonmesh/lepton/cluster"
 )
@@ -46,6 +47,7 @@ type envelope struct {
 	Status int             `json:"status,omitempty"`
 	Error  string          `json:"error,omitempty"`
 	Body   json.RawMessage `json:"body,omitempty"`
+	Index  uint64          `json:"index,omitempty"` // the leader's applied index after the call
 }
 
 // leaderCall is a write only the leader may perform.
@@ -59,7 +61,9 @@ func (a *Agent) handleOnLeader(method string, fn leaderCall) {
 		if !a.cluster.IsLeader() {
 			return envelope{Status: http.StatusServiceUnavailable, Error: "not the leader any more; retry"}, nil
 		}
-		return wrap(fn(ctx, req)), nil
+		env := wrap(fn(ctx, req))
+		env.Index = a.cluster.Raft().AppliedIndex()
+		return env, nil
 	})
 }
 
@@ -92,8 +96,11 @@ func (a *Agent) onLeader(ctx context.Context, method string, args, reply any) er
 			return fmt.Errorf("no leader call %s", method)
 		}
 		env = wrap(fn(ctx, req))
-	} else if err := a.endpoint.Call(ctx, addr, name, method, json.RawMessage(req), &env); err != nil {
-		return fmt.Errorf("forward %s to the leader %s: %w", method, name, err)
+	} else {
+		if err := a.endpoint.Call(ctx, addr, name, method, json.RawMessage(req), &env); err != nil {
+			return fmt.Errorf("forward %s to the leader %s: %w", method, name, err)
+		}
+		a.catchUp(ctx, env.Index)
 	}
 	if env.Error != "" {
 		return &apiError{Status: env.Status, Msg: env.Error}
@@ -104,6 +111,15 @@ func (a *Agent) onLeader(ctx context.Context, method string, args, reply any) er
 		}
 	}
 	return nil
+}
+
+// catchUp waits (bounded) until this agent's replica has applied index, so
+// a client that wrote through this agent reads its own write here next.
+func (a *Agent) catchUp(ctx context.Context, index uint64) {
+	deadline := time.Now().Add(5 * time.Second)
+	for a.cluster.Raft().AppliedIndex() < index && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // quicAddr is the QUIC address gossip advertises for an agent.

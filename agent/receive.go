@@ -51,8 +51,8 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 			m.metrics.retried.Inc()
 		} else {
 			m.metrics.failed.Inc()
-			m.log.Warn("refused a chunk", "peer", peer, "job", h.Job, "unit", h.Unit, "why", ack.Error)
 		}
+		m.log.Warn("refused a chunk", "peer", peer, "job", h.Job, "unit", h.Unit, "retry", retry, "why", ack.Error)
 		return ack
 	}
 	job, ok := m.fsm.Job(h.Job)
@@ -64,7 +64,8 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	case !contains(job.Sources, peer):
 		return refuse(false, "%s is not a source of job %s", peer, h.Job)
 	case job.State != plan.JobRunning:
-		return refuse(true, "job %s is %s", h.Job, job.State)
+		ack.Retry, ack.Error = true, fmt.Sprintf("job %s is %s", h.Job, job.State)
+		return ack // paused or ending: not suspicious, not worth a log line
 	}
 	unit, files, ok := m.fsm.UnitFiles(h.Job, h.Unit)
 	if !ok {
@@ -133,11 +134,26 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHea
 			segs = []transport.Segment{{Off: part.Off, Len: part.Len}}
 		}
 		pos := part.Off
-		for _, s := range segs {
-			for pos < s.Off { // a hole: zeros in the logical hash, nothing written
-				n := min(int64(len(zeros)), s.Off-pos)
+		sparse := part.Segments != nil
+		hole := func(from, to int64) error {
+			if from >= to {
+				return nil
+			}
+			for p := from; p < to; { // zeros in the logical hash
+				n := min(int64(len(zeros)), to-p)
 				d.Write(zeros[:n])
-				pos += n
+				p += n
+			}
+			// A hole stays a hole; punch it in case an earlier attempt
+			// (before the file changed) wrote data there.
+			return volume.Zero(f, from, to-from)
+		}
+		for _, s := range segs {
+			if sparse {
+				if err := hole(pos, s.Off); err != nil {
+					f.Close()
+					return 0, err
+				}
 			}
 			chunk := data[:s.Len]
 			data = data[s.Len:]
@@ -148,10 +164,11 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHea
 			d.Write(chunk)
 			pos = s.Off + s.Len
 		}
-		for end := part.Off + part.Len; pos < end; {
-			n := min(int64(len(zeros)), end-pos)
-			d.Write(zeros[:n])
-			pos += n
+		if sparse {
+			if err := hole(pos, part.Off+part.Len); err != nil {
+				f.Close()
+				return 0, err
+			}
 		}
 		err = volume.Sync(f)
 		if cerr := f.Close(); err == nil {

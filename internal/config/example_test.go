@@ -16,7 +16,7 @@ const examplePath = "../../configs/leptond.yaml"
 
 // exampleWithFixture is configs/leptond.yaml with its TLS files, token file
 // and key placeholder swapped for ones made in f.
-func exampleWithFixture(t *testing.T, f *fixture) string {
+func exampleWithFixture(t testing.TB, f *fixture) string {
 	t.Helper()
 	data, err := os.ReadFile(examplePath)
 	if err != nil {

@@ -68,7 +68,7 @@ type fixture struct {
 	dir string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	tlsDir := filepath.Join(dir, "tls")
@@ -101,7 +101,7 @@ func (f *fixture) write(t *testing.T, text string) string {
 }
 
 // stubMachine makes the hostname and private IP lookups answer as given.
-func stubMachine(t *testing.T, host, ip string) {
+func stubMachine(t testing.TB, host, ip string) {
 	t.Helper()
 	oldHost, oldIP := hostname, privateIP
 	hostname = func() (string, error) { return host, nil }

@@ -46,7 +46,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		return nil, &Error{File: path, Problem: "is empty; it needs at least side, encrypt and tls (see configs/leptond.yaml)"}
 	}
-	walk(p, doc.Content[0], configType, "")
+	checkSchema(p, doc.Content[0])
 	if err := p.err(); err != nil {
 		return nil, err
 	}

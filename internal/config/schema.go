@@ -18,14 +18,50 @@ var (
 	configType      = reflect.TypeFor[Config]()
 )
 
+// maxNodes bounds the values walk visits: aliases and merge keys can make a
+// small file name a vast tree ("billion laughs"). A real config has a few
+// dozen values.
+const maxNodes = 100_000
+
+// schemaWalk is the state of one walk over a document.
+type schemaWalk struct {
+	*problems
+	open  map[*yaml.Node]bool // the mappings and lists being walked, to catch an alias to its own ancestor
+	nodes int                 // the values visited so far
+}
+
+// checkSchema checks the document root against Config's keys.
+func checkSchema(p *problems, root *yaml.Node) {
+	w := &schemaWalk{problems: p, open: map[*yaml.Node]bool{}}
+	w.walk(root, configType, "")
+}
+
 // walk checks node n against type t at key path, recording each value's
 // line in p.lines for later messages.
-func walk(p *problems, n *yaml.Node, t reflect.Type, path string) {
+func (p *schemaWalk) walk(n *yaml.Node, t reflect.Type, path string) {
+	if p.nodes++; p.nodes > maxNodes {
+		if p.nodes == maxNodes+1 {
+			p.errs = append(p.errs, &Error{File: p.file,
+				Problem: fmt.Sprintf("line %d: more than %d values once aliases are expanded; write the config out without them", n.Line, maxNodes)})
+		}
+		return
+	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		if p.open[n.Alias] {
+			if path != "" {
+				p.lines[path] = n.Line
+			}
+			p.add(path, "alias *%s refers to a value that holds it", clip(n.Value))
+			return
+		}
 		n = n.Alias
 	}
 	if path != "" {
 		p.lines[path] = n.Line
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		p.open[n] = true
+		defer delete(p.open, n)
 	}
 	if isNull(n) {
 		return // the zero value; validation says what is missing
@@ -33,14 +69,14 @@ func walk(p *problems, n *yaml.Node, t reflect.Type, path string) {
 	leaf := reflect.PointerTo(t).Implements(unmarshalerType)
 	switch {
 	case !leaf && t.Kind() == reflect.Struct:
-		walkStruct(p, n, t, path)
+		p.walkStruct(n, t, path)
 	case !leaf && t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			p.add(path, "want a list, got %s", describe(n))
 			return
 		}
 		for i, item := range n.Content {
-			walk(p, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+			p.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
 	case !leaf && t.Kind() == reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -49,12 +85,16 @@ func walk(p *problems, n *yaml.Node, t reflect.Type, path string) {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Tag == "!!merge" {
+				p.walkMerge(v, t, path)
+				continue
+			}
 			if k.Kind != yaml.ScalarNode {
 				p.lines[path] = k.Line
 				p.add(path, "want a name as key, got %s", describe(k))
 				continue
 			}
-			walk(p, v, t.Elem(), path+"."+k.Value)
+			p.walk(v, t.Elem(), path+"."+k.Value)
 		}
 	default:
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
@@ -63,8 +103,20 @@ func walk(p *problems, n *yaml.Node, t reflect.Type, path string) {
 	}
 }
 
+// walkMerge checks the value of a merge key ("<<: *defaults" or
+// "<<: [*a, *b]") as more keys of the mapping of type t at path.
+func (p *schemaWalk) walkMerge(v *yaml.Node, t reflect.Type, path string) {
+	if v.Kind != yaml.SequenceNode {
+		p.walk(v, t, path)
+		return
+	}
+	for _, m := range v.Content {
+		p.walk(m, t, path)
+	}
+}
+
 // walkStruct checks a mapping against the yaml-tagged fields of struct t.
-func walkStruct(p *problems, n *yaml.Node, t reflect.Type, path string) {
+func (p *schemaWalk) walkStruct(n *yaml.Node, t reflect.Type, path string) {
 	if n.Kind != yaml.MappingNode {
 		if path == "" {
 			p.errs = append(p.errs, &Error{File: p.file, Problem: fmt.Sprintf("line %d: want a mapping of keys (node_name: …, side: …), got %s", n.Line, describe(n))})
@@ -76,26 +128,29 @@ func walkStruct(p *problems, n *yaml.Node, t reflect.Type, path string) {
 	fields := yamlFields(t)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Tag == "!!merge" { // "<<: *defaults"
-			if v.Kind == yaml.SequenceNode {
-				for _, m := range v.Content {
-					walkStruct(p, m, t, path)
-				}
-			} else {
-				walk(p, v, t, path)
-			}
+		if k.Tag == "!!merge" {
+			p.walkMerge(v, t, path)
 			continue
 		}
 		if f, ok := fields[k.Value]; ok && k.Kind == yaml.ScalarNode {
-			walk(p, v, f.Type, dotted(path, k.Value))
+			p.walk(v, f.Type, dotted(path, k.Value))
 			continue
 		}
-		msg := fmt.Sprintf("line %d: unknown key %q", k.Line, dotted(path, k.Value))
+		msg := fmt.Sprintf("line %d: unknown key %q", k.Line, dotted(path, clip(k.Value)))
 		if s := suggest(k.Value, t, path); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		p.errs = append(p.errs, &Error{File: p.file, Problem: msg})
 	}
+}
+
+// clip shortens a name from the file for a message.
+func clip(s string) string {
+	const most = 40
+	if r := []rune(s); len(r) > most {
+		return string(r[:most]) + "…"
+	}
+	return s
 }
 
 // yamlFields maps yaml key names to the fields of struct t.

@@ -23,7 +23,7 @@ type session struct {
 	failed   bool
 	reason   string // the first failure, repeated after the log tails
 	exiting  bool
-	dirs     []string
+	dirs     []string // kept when the demo fails
 }
 
 func newSession(stdout, stderr io.Writer, keep bool) *session {
@@ -51,18 +51,33 @@ func (s *session) Failed() bool {
 	return s.failed
 }
 
-// TempDir makes a new directory that is removed at the end, unless the demo
-// failed or LEPTON_DEMO_KEEP=1 asked to keep it.
+// TempDir makes a new directory under the system temp dir that is removed
+// at the end, unless the demo failed or LEPTON_DEMO_KEEP=1 asked to keep it:
+// the agents' configs, data and logs are what explains a failure.
 func (s *session) TempDir() string {
-	dir, err := os.MkdirTemp("", "lepton-demo-")
+	return s.mkdirTemp("", "lepton-demo-", true)
+}
+
+// DataDir makes a new directory under parent (the system temp dir when "")
+// for the sample trees. It is removed at the end even when the demo failed,
+// since it may hold a gigabyte of memory in /dev/shm; only
+// LEPTON_DEMO_KEEP=1 keeps it.
+func (s *session) DataDir(parent string) string {
+	return s.mkdirTemp(parent, "lepton-demo-data-", false)
+}
+
+func (s *session) mkdirTemp(parent, pattern string, keepOnFailure bool) string {
+	dir, err := os.MkdirTemp(parent, pattern)
 	if err != nil {
 		s.Fatalf("make a temp dir: %v", err)
 	}
-	s.mu.Lock()
-	s.dirs = append(s.dirs, dir)
-	s.mu.Unlock()
+	if keepOnFailure {
+		s.mu.Lock()
+		s.dirs = append(s.dirs, dir)
+		s.mu.Unlock()
+	}
 	s.Cleanup(func() {
-		if s.keep || s.Failed() {
+		if s.keep || (keepOnFailure && s.Failed()) {
 			return
 		}
 		if err := os.RemoveAll(dir); err != nil {

@@ -314,6 +314,9 @@ func (r *JobRecord) replan(ch FileChange, now int64) {
 	if f.State != FilePending && f.State != FileReady {
 		return
 	}
+	if !volume.Changed(f.Entry, ch.Entry) {
+		return // several units of the file saw the same change; it is re-planned already
+	}
 	r.dropFromUnits(ch.File)
 	j := &r.Job
 	if f.NeedsData() {

@@ -1,0 +1,114 @@
+package agent
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/leptonmesh/lepton/internal/jobspec"
+	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/transport"
+)
+
+// receiverUnderTest is a mover on tgt-1 with a plan holding one running
+// job (src-1 → tgt-1) of one 10-byte file, and a real target volume.
+func receiverUnderTest(t *testing.T) (*mover, *bytes.Buffer, string) {
+	t.Helper()
+	fsm := plan.NewFSM()
+	idx := uint64(1)
+	apply := func(ct plan.CommandType, v any) {
+		data, err := plan.Encode(ct, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := fsm.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}); res != nil {
+			t.Fatalf("apply %d: %v", ct, res)
+		}
+		idx++
+	}
+	spec := jobspec.Defaults()
+	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
+	apply(plan.CmdJobSubmit, plan.Job{ID: "j-1", Spec: spec, State: plan.JobScanning, Sources: []string{"src-1"}, Targets: []string{"tgt-1"}, Lead: "tgt-1"})
+	apply(plan.CmdManifest, plan.Manifest{ID: "j-1", Entries: []volume.Entry{{Path: "a.txt", Kind: volume.KindFile, Size: 10, Mode: 0o644}}, Final: true})
+	apply(plan.CmdAssign, plan.Assign{ID: "j-1", Senders: []string{"src-1"}, Receivers: []string{"tgt-1"}})
+
+	dir := t.TempDir()
+	v, err := volume.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	m := &mover{log: log, name: "tgt-1", fsm: fsm, codec: transport.NewCodec(), volumes: map[string]*volume.Volume{"data": v},
+		metrics: newMoverMetrics(), held: map[unitRef]time.Time{}, busy: map[string]time.Time{}}
+	m.reports = newReporter(nil, log)
+	return m, &logs, dir
+}
+
+func chunk(job string, file uint64, data []byte) (*transport.ChunkHeader, []byte) {
+	h := &transport.ChunkHeader{Job: job, Unit: 0, Files: []transport.FilePart{{File: file, Off: 0, Len: int64(len(data))}},
+		RawLen: uint32(len(data)), Hash: transport.Hash(data), Comp: transport.CompressNone, WireLen: uint32(len(data))}
+	return h, data
+}
+
+func TestReceiverWritesAGoodChunkIntoTheTempFileOnly(t *testing.T) {
+	m, _, dir := receiverUnderTest(t)
+	var raw []byte
+	h, payload := chunk("j-1", 0, []byte("0123456789"))
+	ack := m.accept("src-1", h, payload, &raw)
+	if !ack.OK {
+		t.Fatalf("good chunk refused: %+v", ack)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, volume.TempRel("j-1", 0))); err != nil || string(got) != "0123456789" {
+		t.Errorf("temp file: %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a.txt")); !os.IsNotExist(err) {
+		t.Errorf("the file is visible at its final path before it is finalized: %v", err)
+	}
+}
+
+func TestReceiverRefusesHostileOrConfusedPeers(t *testing.T) {
+	data := []byte("0123456789")
+	cases := []struct {
+		name  string
+		peer  string
+		job   string
+		file  uint64
+		hash  func(*transport.ChunkHeader)
+		retry bool
+		why   string
+	}{
+		{"not a source of the job", "mallory", "j-1", 0, nil, false, "not a source"},
+		{"a job it does not serve", "src-1", "j-unknown", 0, nil, true, "not in this agent's plan"},
+		{"a file the unit does not hold", "src-1", "j-1", 9999, nil, true, "differs from the plan"},
+		{"damaged on the way", "src-1", "j-1", 0, func(h *transport.ChunkHeader) { h.Hash ^= 1 }, true, "hash"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, logs, dir := receiverUnderTest(t)
+			h, payload := chunk(tc.job, tc.file, data)
+			if tc.hash != nil {
+				tc.hash(h)
+			}
+			var raw []byte
+			ack := m.accept(tc.peer, h, payload, &raw)
+			if ack.OK || ack.Retry != tc.retry || !strings.Contains(ack.Error, tc.why) {
+				t.Errorf("ack %+v; want refused (retry=%v) mentioning %q", ack, tc.retry, tc.why)
+			}
+			if !strings.Contains(logs.String(), "refused a chunk") || !strings.Contains(logs.String(), tc.peer) {
+				t.Errorf("refusal not logged with the peer: %s", logs.String())
+			}
+			entries, _ := os.ReadDir(dir)
+			if len(entries) != 0 {
+				t.Errorf("a refused chunk left files behind: %v", entries)
+			}
+		})
+	}
+}

@@ -1,0 +1,423 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/leptonmesh/lepton/internal/api"
+	"github.com/leptonmesh/lepton/internal/jobspec"
+	"github.com/leptonmesh/lepton/internal/testcluster"
+	"github.com/leptonmesh/lepton/internal/testtree"
+)
+
+// Knobs of BenchmarkMigrate, read from the environment.
+const (
+	envSize    = "LEPTON_BENCH_SIZE"    // size of the mixed tree, e.g. 512MiB; default 2GiB
+	envBigFile = "LEPTON_BENCH_BIGFILE" // size of the one-file variant, default 1GiB; 0 skips it
+	envPerf    = "LEPTON_BENCH_PERF"    // a directory: record each agent with `perf record` during the job
+	benchShm   = "/dev/shm"
+	benchChunk = 4 << 20
+	// jobTimeout bounds one job; loopback moves 2 GiB in well under a minute.
+	jobTimeout = 20 * time.Minute
+	pollEvery  = 25 * time.Millisecond
+)
+
+// BenchmarkMigrate moves a file tree on tmpfs from one source agent to one
+// target agent over loopback (compression auto, verify on, 4 MiB chunks)
+// and reports throughput, the verify share, CPU seconds and peak RSS of each
+// agent, and wire bytes. Two variants: "mixed", a tree of LEPTON_BENCH_SIZE
+// bytes (half random, half log text; testtree.Mixed), and "onefile", one
+// file of LEPTON_BENCH_BIGFILE bytes, which shows whether an agent's memory
+// grows with file size. The result must equal the source, byte for byte.
+// Run it with `go test -run '^$' -bench BenchmarkMigrate -benchtime 1x
+// -timeout 30m ./bench/`; figures are in bench/README.md.
+func BenchmarkMigrate(b *testing.B) {
+	size := sizeFromEnv(b, envSize, 2<<30)
+	big := sizeFromEnv(b, envBigFile, 1<<30)
+	b.Run("mixed-"+human(size), func(b *testing.B) {
+		benchMigrate(b, size, func(dir string) error { return testtree.Mixed(dir, size, 1) })
+	})
+	if big > 0 {
+		b.Run("onefile-"+human(big), func(b *testing.B) {
+			benchMigrate(b, big, func(dir string) error { return writeBigFile(filepath.Join(dir, "one.bin"), big) })
+		})
+	}
+}
+
+// migrateRun is what one job cost.
+type migrateRun struct {
+	job      api.Job
+	wall     time.Duration // submit to done, as the client saw it
+	verify   time.Duration // first seen verifying to done; 0 when never seen
+	cpu      [2]float64    // seconds of user+system CPU: source, target
+	peakRSS  [2]int64      // bytes (VmHWM): source, target
+	rssReset bool          // whether VmHWM was reset before the job (else it covers the agent's whole life)
+}
+
+func benchMigrate(b *testing.B, size int64, fill func(dir string) error) {
+	root := shmDir(b, size)
+	src, dst := filepath.Join(root, "src"), filepath.Join(root, "dst")
+	for _, d := range []string{src, dst} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if err := fill(src); err != nil {
+		b.Fatalf("generate the source tree: %v", err)
+	}
+	b.Logf("generated %s in %s in %v", human(size), src, time.Since(start).Round(time.Millisecond))
+
+	c := testcluster.New(b)
+	quiet := map[string]any{"log_level": "info"} // as operators run it; debug logs every chunk
+	srcAgent := c.Add(testcluster.Spec{Name: "src-1", Side: "source", BootstrapExpect: 1, Override: quiet,
+		Volumes: []map[string]any{{"name": "data", "path": src}}})
+	tgtAgent := c.Add(testcluster.Spec{Name: "tgt-1", Side: "target", Override: quiet,
+		Volumes: []map[string]any{{"name": "data", "path": dst}}})
+	c.WaitForLeader(60*time.Second, "src-1")
+	c.WaitFor(60*time.Second, "tgt-1 in raft", func() string {
+		ms, err := c.MemberStatus(srcAgent)
+		if err != nil {
+			return err.Error()
+		}
+		if m, ok := ms["tgt-1"]; !ok || m.Raft == api.RaftNone {
+			return "tgt-1 not in raft yet: " + testcluster.Describe(ms)
+		}
+		return ""
+	})
+	agents := [2]*testcluster.Agent{srcAgent, tgtAgent}
+
+	var runs []migrateRun
+	b.ResetTimer()
+	b.StopTimer() // migrateOnce times submit to done
+	for i := 0; i < b.N; i++ {
+		if i > 0 {
+			clearTarget(b, dst)
+		}
+		r := migrateOnce(b, agents, fmt.Sprintf("bench-%d", i))
+		runs = append(runs, r)
+		if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
+			b.Fatalf("the target differs from the source:\n%s", strings.Join(diffs, "\n"))
+		}
+	}
+	report(b, filepath.Base(b.Name()), runs)
+}
+
+// migrateOnce submits one job to the leader (the source agent) and polls it
+// until it ends, measuring both agents' CPU time and peak RSS over the job.
+func migrateOnce(b *testing.B, agents [2]*testcluster.Agent, name string) migrateRun {
+	var r migrateRun
+	var cpu0 [2]float64
+	r.rssReset = true
+	for k, a := range agents {
+		if err := resetPeakRSS(a.PID()); err != nil {
+			r.rssReset = false
+			b.Logf("cannot reset the peak RSS of %s (the figure covers its whole life): %v", a.Spec.Name, err)
+		}
+		cpu0[k] = cpuSeconds(b, a.PID())
+	}
+	stopPerf := startPerf(b, agents, name)
+
+	spec := jobspec.Defaults()
+	spec.Name = name
+	spec.Source.Volume, spec.Target.Volume = "data", "data"
+	spec.Compression, spec.Verify, spec.ChunkSize = jobspec.CompressionAuto, true, benchChunk
+	cl := agents[0].Client()
+	b.StartTimer()
+	start := time.Now()
+	sub, err := cl.SubmitJob(context.Background(), &spec)
+	if err != nil {
+		b.Fatalf("submit: %v", err)
+	}
+	var verifying time.Time
+	deadline := start.Add(jobTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		j, err := cl.Job(ctx, sub.ID)
+		cancel()
+		now := time.Now()
+		if err == nil {
+			if j.State == api.JobVerifying && verifying.IsZero() {
+				verifying = now
+			}
+			if j.State == api.JobDone || j.State == api.JobFailed || j.State == api.JobCancelled {
+				b.StopTimer()
+				r.job, r.wall = j, now.Sub(start)
+				break
+			}
+		}
+		if now.After(deadline) {
+			b.Fatalf("job %s not done after %v: %+v (last error %v)", sub.ID, jobTimeout, j, err)
+		}
+		time.Sleep(pollEvery)
+	}
+	stopPerf()
+	if r.job.State != api.JobDone {
+		b.Fatalf("job ended %s: %s", r.job.State, r.job.Reason)
+	}
+	if !verifying.IsZero() {
+		r.verify = r.wall - verifying.Sub(start)
+	}
+	for k, a := range agents {
+		r.cpu[k] = cpuSeconds(b, a.PID()) - cpu0[k]
+		r.peakRSS[k] = peakRSS(b, a.PID())
+	}
+	return r
+}
+
+// report prints one summary line and reports the figures as metrics,
+// averaged over the runs (peak RSS: the highest).
+func report(b *testing.B, variant string, runs []migrateRun) {
+	n := float64(len(runs))
+	var wall, verify time.Duration
+	var cpu [2]float64
+	var peak [2]int64
+	var bytes, wire, files int64
+	for _, r := range runs {
+		wall += r.wall
+		verify += r.verify
+		bytes += r.job.BytesTotal
+		wire += r.job.WireBytes
+		files = r.job.FilesTotal
+		for k := range 2 {
+			cpu[k] += r.cpu[k]
+			peak[k] = max(peak[k], r.peakRSS[k])
+		}
+	}
+	gib := float64(bytes) / (1 << 30)
+	mbps := float64(bytes) / 1e6 / wall.Seconds()
+	ratio := float64(bytes) / float64(max(wire, 1))
+	b.ReportMetric(mbps, "MB/s")
+	b.ReportMetric(verify.Seconds()/n, "verify-s")
+	b.ReportMetric(cpu[0]/n, "src-cpu-s")
+	b.ReportMetric(cpu[1]/n, "tgt-cpu-s")
+	b.ReportMetric((cpu[0]+cpu[1])/gib, "cpu-s/GiB")
+	b.ReportMetric(float64(peak[0])/(1<<20), "src-rss-MiB")
+	b.ReportMetric(float64(peak[1])/(1<<20), "tgt-rss-MiB")
+	b.ReportMetric(float64(wire)/n/(1<<20), "wire-MiB")
+	b.ReportMetric(ratio, "ratio")
+	rss := "peak RSS during the job"
+	if !runs[len(runs)-1].rssReset {
+		rss = "peak RSS over the agent's life"
+	}
+	fmt.Fprintf(os.Stderr, "migrate %s: %s in %d files, %.2f s, %.0f MB/s, verify %.2f s (%.0f%%); "+
+		"CPU src %.2f s tgt %.2f s (%.2f s/GiB); %s src %.0f MiB tgt %.0f MiB; wire %.0f MiB (ratio %.2f)\n",
+		variant, human(bytes/int64(n)), files, wall.Seconds()/n, mbps, verify.Seconds()/n, 100*verify.Seconds()/wall.Seconds(),
+		cpu[0]/n, cpu[1]/n, (cpu[0]+cpu[1])/gib, rss, float64(peak[0])/(1<<20), float64(peak[1])/(1<<20),
+		float64(wire)/n/(1<<20), ratio)
+}
+
+// shmDir makes a directory on /dev/shm for the source and target trees
+// (removed at the end), or skips the benchmark when tmpfs lacks room for
+// both and some slack.
+func shmDir(b *testing.B, size int64) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(benchShm, &st); err != nil {
+		b.Skipf("%s is not usable (%v); the benchmark needs tmpfs so disks do not set the pace", benchShm, err)
+	}
+	need := 2*size + size/10 + 64<<20
+	if free := int64(st.Bavail) * st.Bsize; free < need {
+		b.Skipf("%s has %s free, the benchmark needs %s (source and target of %s); set %s lower or grow /dev/shm",
+			benchShm, human(free), human(need), human(size), envSize)
+	}
+	dir, err := os.MkdirTemp(benchShm, "lepton-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// clearTarget empties the target volume between runs, keeping .lepton.
+func clearTarget(b *testing.B, dst string) {
+	entries, err := os.ReadDir(dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != ".lepton" {
+			if err := os.RemoveAll(filepath.Join(dst, e.Name())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// writeBigFile writes one file of size bytes in 4 MiB pieces, random and
+// log text by turns, so half of its chunks compress.
+func writeBigFile(path string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for off, i := int64(0), 0; off < size; i++ {
+		n := int(min(benchChunk, size-off))
+		piece := testtree.Random(rng, n)
+		if i%2 == 1 {
+			piece = testtree.LogText(rng, n)
+		}
+		if _, err := f.Write(piece); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		off += int64(n)
+	}
+	return f.Close()
+}
+
+// sizeFromEnv reads a size such as 512MiB from the environment.
+func sizeFromEnv(b *testing.B, name string, def int64) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := jobspec.ParseByteSize(v)
+	if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return int64(n)
+}
+
+// human writes a size in binary units, as the benchmark's names show it.
+func human(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2fGiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+var (
+	clockTicksOnce sync.Once
+	clockTicks     = 100.0
+)
+
+// ticksPerSecond is `getconf CLK_TCK`, the unit of /proc/PID/stat's times
+// (100 on Linux; the fallback when getconf is missing).
+func ticksPerSecond() float64 {
+	clockTicksOnce.Do(func() {
+		out, err := exec.Command("getconf", "CLK_TCK").Output()
+		if err != nil {
+			return
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && v > 0 {
+			clockTicks = v
+		}
+	})
+	return clockTicks
+}
+
+// cpuSeconds is the user plus system CPU time process pid has used.
+func cpuSeconds(b *testing.B, pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("CPU time of %d: %v", pid, err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// fields are counted after the last ')'. utime and stime are fields
+	// 14 and 15, so the 12th and 13th after it.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		b.Fatalf("/proc/%d/stat: %d fields after the name", pid, len(fields))
+	}
+	var ticks float64
+	for _, f := range fields[11:13] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			b.Fatalf("/proc/%d/stat: %v", pid, err)
+		}
+		ticks += v
+	}
+	return ticks / ticksPerSecond()
+}
+
+// peakRSS is VmHWM of process pid in bytes: its peak resident set since it
+// started or since resetPeakRSS.
+func peakRSS(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatalf("memory of %d: %v", pid, err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatalf("/proc/%d/status VmHWM: %v", pid, err)
+			}
+			return kib << 10
+		}
+	}
+	b.Fatalf("/proc/%d/status has no VmHWM", pid)
+	return 0
+}
+
+// resetPeakRSS sets VmHWM back to the current RSS (proc(5): writing 5 to
+// clear_refs), so the peak measured covers the job and not start-up.
+func resetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// startPerf runs `perf record` on each agent while the job runs when
+// LEPTON_BENCH_PERF names a directory, and returns what stops it. Read the
+// profiles with `perf report -i DIR/NAME-AGENT.perf.data --no-children`.
+func startPerf(b *testing.B, agents [2]*testcluster.Agent, name string) (stop func()) {
+	dir := os.Getenv(envPerf)
+	if dir == "" {
+		return func() {}
+	}
+	if _, err := exec.LookPath("perf"); err != nil {
+		b.Logf("%s set but perf is not installed: no profile", envPerf)
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	for _, a := range agents {
+		out := filepath.Join(dir, fmt.Sprintf("%s-%s.perf.data", filepath.Base(b.Name()), a.Spec.Name))
+		cmd := exec.Command("perf", "record", "-F", "499", "-g", "-p", strconv.Itoa(a.PID()), "-o", out)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Logf("perf record for %s: %v", a.Spec.Name, err)
+			continue
+		}
+		cmds = append(cmds, cmd)
+	}
+	time.Sleep(200 * time.Millisecond) // let perf attach before the job starts
+	return func() {
+		for _, cmd := range cmds {
+			_ = cmd.Process.Signal(os.Interrupt)
+		}
+		for _, cmd := range cmds {
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if err != nil && !errors.As(err, &ee) {
+					b.Logf("perf record: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		}
+	}
+}
