@@ -114,6 +114,16 @@ func benchMigrate(b *testing.B, size int64, fill func(dir string) error) {
 	report(b, filepath.Base(b.Name()), runs)
 }
 
+// loadAverage is /proc/loadavg's first three fields: a benchmark on a
+// busy machine says so in its log.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
 // migrateOnce submits one job to the leader (the source agent) and polls it
 // until it ends, measuring both agents' CPU time and peak RSS over the job.
 func migrateOnce(b *testing.B, agents [2]*testcluster.Agent, name string) migrateRun {
@@ -128,6 +138,7 @@ func migrateOnce(b *testing.B, agents [2]*testcluster.Agent, name string) migrat
 		cpu0[k] = cpuSeconds(b, a.PID())
 	}
 	stopPerf := startPerf(b, agents, name)
+	b.Logf("load average before the job: %s", loadAverage())
 
 	spec := jobspec.Defaults()
 	spec.Name = name
@@ -163,6 +174,7 @@ func migrateOnce(b *testing.B, agents [2]*testcluster.Agent, name string) migrat
 		time.Sleep(pollEvery)
 	}
 	stopPerf()
+	b.Logf("load average after the job: %s", loadAverage())
 	if r.job.State != api.JobDone {
 		b.Fatalf("job ended %s: %s", r.job.State, r.job.Reason)
 	}

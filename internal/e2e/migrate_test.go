@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,9 +87,6 @@ func TestLocalVolumeMigrationIsFaithful(t *testing.T) {
 
 	id := submit(t, tgt, spec("shapes", "data", "data"))
 	j := waitJob(t, c, tgt, id, 60*time.Second)
-	if os.Getenv("DEBUGLOG") != "" {
-		t.Log(c.Agent("src-1").Log(), tgt.Log())
-	}
 	if j.State != api.JobDone {
 		t.Fatalf("job ended %s: %s", j.State, j.Reason)
 	}
@@ -97,6 +95,23 @@ func TestLocalVolumeMigrationIsFaithful(t *testing.T) {
 	}
 	if j.FilesSkipped != 1 || j.FilesFailed != 0 || j.UnitsVerified != j.UnitsDone || j.WireBytes >= j.BytesDone {
 		t.Errorf("job figures: %+v", j)
+	}
+	// The data path is visible in the metrics of both ends, and the
+	// leader exports the job's progress.
+	src1 := c.Agent("src-1")
+	for _, m := range []string{"lepton_bytes_read_total", "lepton_bytes_sent_total"} {
+		if v := metric(t, c, src1, m); v <= 0 {
+			t.Errorf("src-1 %s = %v", m, v)
+		}
+	}
+	for _, m := range []string{"lepton_bytes_received_total", "lepton_bytes_written_total", "lepton_chunks_ok_total"} {
+		if v := metric(t, c, tgt, m); v <= 0 {
+			t.Errorf("tgt-1 %s = %v", m, v)
+		}
+	}
+	_, text := get(t, src1.APIAddr()+"/metrics", c.Token)
+	if want := fmt.Sprintf(`lepton_job_bytes_done{job="%s",name="shapes"} %s`, id, strconv.FormatFloat(float64(j.BytesDone), 'g', -1, 64)); !strings.Contains(text, want) {
+		t.Errorf("leader metrics lack %q:\n%s", want, grepLines(text, "lepton_job_bytes"))
 	}
 	rep, err := tgt.Client().JobReport(context.Background(), id)
 	if err != nil {
@@ -110,3 +125,13 @@ func TestLocalVolumeMigrationIsFaithful(t *testing.T) {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
