@@ -73,8 +73,8 @@ func (d *demo) halt() {
 
 func (d *demo) run() {
 	size := demoSize(d.s)
-	fmt.Fprintln(d.s.stdout, "Lepton demo: a real migration between four leptond agents on 127.0.0.1, each its own")
-	fmt.Fprintf(d.s.stdout, "process as on four VMs, of a %s sample tree. It takes about a minute; Ctrl-C stops everything.\n", mib(size))
+	fmt.Fprintf(d.s.stdout, "Lepton demo: migrating a %s sample tree between four leptond agents on 127.0.0.1,\n", mib(size))
+	fmt.Fprintln(d.s.stdout, "each its own process, as on four VMs. It takes well under a minute; Ctrl-C stops everything.")
 	d.makeTree(size)
 	d.startMesh()
 	id := d.migrate()

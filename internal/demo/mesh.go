@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/leptonmesh/lepton/internal/api"
@@ -60,7 +61,7 @@ func (d *demo) startMesh() {
 		d.halt()
 		d.c.Add(m.spec)
 		vol := m.spec.Volumes[0]
-		d.say("  %-5s %-6s volume %-7s = %s (shared)  %s", m.spec.Name, m.spec.Side, vol["name"], vol["path"], m.role)
+		d.say("  %-5s  %-6s  volume %-7s = %-7s (shared)  %s", m.spec.Name, m.spec.Side, vol["name"], filepath.Base(vol["path"].(string)), m.role)
 	}
 	d.say("")
 	d.say("Waiting for gossip to connect them and the three bootstrap servers to elect a Raft leader ...")

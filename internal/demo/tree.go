@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -71,20 +72,33 @@ func (d *demo) makeTree(size int64) {
 	}
 	where := "the temp dir"
 	if inMemory {
-		where = "/dev/shm, in memory, so the disk does not set the pace"
+		where = "/dev/shm (in memory, so the disk does not set the pace)"
 	}
 	d.say("In %s: %s", where, root)
 	began := time.Now()
 	d.generate(size)
 	d.tree.census = takeCensus(d.s, d.tree.source)
 	c := d.tree.census
-	d.say("%s/%s: %s of files from 4 KiB to 8 MiB, half random (incompressible),", d.tree.source, mixedDir, mib(size))
-	d.say("  half log-like text (compresses well), in nested directories.")
-	d.say("%s/%s: every shape a migration must carry: empty files, a file of several", d.tree.source, shapesDir)
-	d.say("  chunks, deep directories, names with spaces and non-ASCII letters, a 0700 directory,")
-	d.say("  symlinks, hardlinks, a sparse file (mostly holes) and a FIFO (which must be skipped).")
-	d.say("Made %d files (%s), %d directories, %d symlinks, %d hardlinked names, %d sparse file, %d FIFO in %s.",
-		c.files, mib(c.bytes), c.dirs, c.symlinks, c.hardlinks, c.sparse, c.special, seconds(time.Since(began)))
+	d.say("  source/%-6s %s: files from 4 KiB to 8 MiB, half random (incompressible), half", mixedDir, mib(size))
+	d.say("                log-like text (compresses well), in nested directories")
+	d.say("  source/%-6s every shape a migration must carry: empty files, a file of several chunks,", shapesDir)
+	d.say("                deep directories, names with spaces and non-ASCII letters, a 0700 directory,")
+	d.say("                symlinks, a hardlink, a sparse file (mostly holes) and a FIFO (to be skipped)")
+	d.say("  target        empty")
+	d.say("Made %s (%s), %s, %s, %s, %s and %s in %s.",
+		plural(c.files, "file"), mib(c.bytes), plural(c.dirs, "directory"), plural(c.symlinks, "symlink"),
+		plural(c.hardlinks, "hardlinked name"), plural(c.sparse, "sparse file"), plural(c.special, "FIFO"), seconds(time.Since(began)))
+}
+
+// plural writes "1 file", "2 files", "3 directories".
+func plural(n int, noun string) string {
+	switch {
+	case n == 1:
+		return "1 " + noun
+	case strings.HasSuffix(noun, "y"):
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(noun, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // dataParent picks where the trees go: /dev/shm when it exists and has room

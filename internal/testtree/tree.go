@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,9 +19,10 @@ import (
 // Shapes writes a tree holding every shape a migration must carry: random
 // and compressible data, empty files, a file of several chunks (of
 // chunkSize), deep directories, names with spaces and non-ASCII letters,
-// symlinks, hardlinks, a sparse file, an empty directory and a 0700
-// directory. It also writes a FIFO, which a migration must skip. It
-// returns the number of regular-file bytes written.
+// symlinks, hardlinks, a sparse file, an empty directory, a 0700 directory
+// and, when run as root, files owned by other users. It also writes a FIFO
+// and a unix socket, which a migration must skip. It returns the number of
+// regular-file bytes written.
 func Shapes(dir string, chunkSize int64, seed uint64) (int64, error) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var total int64
@@ -95,6 +97,20 @@ func Shapes(dir string, chunkSize int64, seed uint64) (int64, error) {
 	f.Close()
 	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
 		return 0, err
+	}
+	sock, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "socket"), Net: "unix"})
+	if err != nil {
+		return 0, err
+	}
+	sock.SetUnlinkOnClose(false)
+	sock.Close()
+	if os.Geteuid() == 0 { // owners travel only when the agents run as root
+		if err := os.Lchown(filepath.Join(dir, "private/secret.txt"), 1234, 5678); err != nil {
+			return 0, err
+		}
+		if err := os.Lchown(filepath.Join(dir, "names/link-to-random"), 4321, 8765); err != nil {
+			return 0, err
+		}
 	}
 	// Distinct mtimes with nanoseconds, set last (deepest first so
 	// directory mtimes stick).

@@ -1,0 +1,208 @@
+package plan
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/raft"
+	"github.com/leptonmesh/lepton/internal/jobspec"
+	"github.com/leptonmesh/lepton/internal/volume"
+)
+
+type applier struct {
+	t   *testing.T
+	f   *FSM
+	idx uint64
+}
+
+func (a *applier) do(ct CommandType, v any) {
+	a.t.Helper()
+	data, err := Encode(ct, v)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.idx++
+	if res := a.f.Apply(&raft.Log{Index: a.idx, Type: raft.LogCommand, Data: data}); res != nil {
+		a.t.Fatalf("apply %d: %v", ct, res)
+	}
+}
+
+const chunk = 1 << 20
+
+// newJob plans a job over a manifest of: one 2.5-chunk file, 300 small
+// files, an empty file, a directory and a symlink.
+func newJob(t *testing.T, verify bool) (*applier, Job) {
+	a := &applier{t: t, f: NewFSM()}
+	spec := jobspec.Defaults()
+	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
+	spec.ChunkSize, spec.Verify = chunk, verify
+	a.do(CmdJobSubmit, Job{ID: "j-1", Spec: spec, State: JobScanning, Sources: []string{"s1", "s2"}, Targets: []string{"t1", "t2"}, Lead: "t1"})
+	entries := []volume.Entry{{Path: "big", Kind: volume.KindFile, Size: chunk*2 + chunk/2}}
+	for i := range 300 {
+		entries = append(entries, volume.Entry{Path: fmt.Sprintf("small/%03d", i), Kind: volume.KindFile, Size: 10_000})
+	}
+	entries = append(entries,
+		volume.Entry{Path: "empty", Kind: volume.KindFile},
+		volume.Entry{Path: "dir", Kind: volume.KindDir},
+		volume.Entry{Path: "link", Kind: volume.KindSymlink, Target: "big"},
+		volume.Entry{Path: "fifo", Kind: volume.KindSpecial, Skip: volume.SkipFIFO})
+	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 0, Entries: entries[:100]})
+	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 0, Entries: entries[:100]}) // a retried batch applies once
+	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 1, Entries: entries[100:], Final: true})
+	a.do(CmdAssign, Assign{ID: "j-1", Senders: []string{"s1", "s2"}, Receivers: []string{"t1", "t2"}})
+	j, _ := a.f.Job("j-1")
+	return a, j
+}
+
+func TestPlanningPacksSmallFilesAndChunksBigOnes(t *testing.T) {
+	a, j := newJob(t, false)
+	if j.State != JobRunning || j.Stats.FilesTotal != 305 || j.Stats.FilesSkipped != 1 {
+		t.Fatalf("job after planning: %s %+v", j.State, j.Stats)
+	}
+	// 3 units for the big file; 300 × 10 kB = 3 MB of small files in
+	// packs of at most one chunk (104 files of 10 kB fit in 1 MiB).
+	if j.Stats.UnitsTotal != 3+3 {
+		t.Errorf("units = %d, want 6", j.Stats.UnitsTotal)
+	}
+	bySender := map[string]int{}
+	for _, s := range []string{"s1", "s2"} {
+		for _, w := range a.f.SendWork(s, 100, nil) {
+			bySender[s]++
+			if w.Unit.Receiver != "t1" && w.Unit.Receiver != "t2" {
+				t.Errorf("unit %d has receiver %q", w.Unit.ID, w.Unit.Receiver)
+			}
+			if len(w.Files) != len(w.Unit.Parts) {
+				t.Errorf("unit %d: %d files for %d parts", w.Unit.ID, len(w.Files), len(w.Unit.Parts))
+			}
+		}
+	}
+	if bySender["s1"]+bySender["s2"] != 6 || bySender["s1"] == 0 || bySender["s2"] == 0 {
+		t.Errorf("work by sender: %v", bySender)
+	}
+	// Every replica computes the same assignment.
+	b, _ := newJob(t, false)
+	for _, s := range []string{"s1", "s2"} {
+		x, y := a.f.SendWork(s, 100, nil), b.f.SendWork(s, 100, nil)
+		if len(x) != len(y) {
+			t.Fatalf("replicas disagree for %s: %d vs %d units", s, len(x), len(y))
+		}
+		for i := range x {
+			if x[i].Unit.ID != y[i].Unit.ID || x[i].Unit.Receiver != y[i].Unit.Receiver {
+				t.Errorf("replicas disagree on unit %d", x[i].Unit.ID)
+			}
+		}
+	}
+}
+
+// finishAll writes every unit, finalizes every ready file, and reports the
+// lead's entries done.
+func finishAll(a *applier, fail map[uint64]bool) {
+	p := Progress{ID: "j-1"}
+	for _, s := range []string{"s1", "s2"} {
+		for _, w := range a.f.SendWork(s, 1000, nil) {
+			if fail[w.Unit.ID] {
+				for range MaxUnitAttempts {
+					a.do(CmdProgress, Progress{ID: "j-1", Failed: []UnitFail{{Unit: w.Unit.ID, Reason: "hash mismatch"}}})
+				}
+				continue
+			}
+			p.Done = append(p.Done, UnitWritten{Unit: w.Unit.ID, Hash: 42, WireBytes: w.Unit.Bytes / 2, Sender: s, Receiver: w.Unit.Receiver})
+		}
+	}
+	a.do(CmdProgress, p)
+	f := Progress{ID: "j-1"}
+	for _, r := range []string{"t1", "t2"} {
+		for _, fw := range a.f.FinalizeWork(r, 1000, nil) {
+			f.Finalized = append(f.Finalized, FileResult{File: fw.Index, OK: true})
+		}
+	}
+	a.do(CmdProgress, f)
+	// The lead's turn comes once every data file is settled.
+	m := Progress{ID: "j-1", MetaDone: true}
+	for _, fw := range a.f.LeadWork("t1") {
+		if fw.Index != ^uint64(0) {
+			m.Finalized = append(m.Finalized, FileResult{File: fw.Index, OK: true})
+		}
+	}
+	a.do(CmdProgress, m)
+}
+
+func TestJobRunsToDoneThroughVerification(t *testing.T) {
+	a, _ := newJob(t, true)
+	if lead := a.f.LeadWork("t1"); len(lead) != 0 {
+		t.Fatalf("lead work before the data is in: %d entries", len(lead))
+	}
+	finishAll(a, nil)
+	j, _ := a.f.Job("j-1")
+	if j.State != JobVerifying || j.Stats.FilesDone != 304 || j.Stats.BytesDone != j.Stats.BytesTotal {
+		t.Fatalf("after the data: %s %+v", j.State, j.Stats)
+	}
+	v := Progress{ID: "j-1"}
+	for _, r := range []string{"t1", "t2"} {
+		for _, w := range a.f.VerifyWork(r, 1000, nil) {
+			v.Verified = append(v.Verified, UnitVerify{Unit: w.Unit.ID, OK: true})
+		}
+	}
+	a.do(CmdProgress, v)
+	j, _ = a.f.Job("j-1")
+	if j.State != JobDone || !j.Verified || j.Stats.WireBytes*2 != j.Stats.BytesDone {
+		t.Errorf("after verification: %s %+v", j.State, j.Stats)
+	}
+	if len(j.Pairs) == 0 {
+		t.Error("no per-pair figures")
+	}
+}
+
+func TestRepeatedFailuresFailFilesNotTheJob(t *testing.T) {
+	a, _ := newJob(t, false)
+	finishAll(a, map[uint64]bool{0: true}) // unit 0: the big file's first chunk
+	j, _ := a.f.Job("j-1")
+	if j.State != JobFailed || j.Stats.FilesFailed != 1 || j.Stats.FilesDone != 303 || j.Stats.Retries != MaxUnitAttempts {
+		t.Errorf("job: %s %q %+v", j.State, j.Reason, j.Stats)
+	}
+	f, _ := a.f.FileByPath("j-1", "big")
+	if f.State != FileFailed || f.Retries != MaxUnitAttempts {
+		t.Errorf("big file: %+v", f)
+	}
+}
+
+func TestAChangedFileIsReplannedOnceAndFailsWhenItKeepsChanging(t *testing.T) {
+	a, j := newJob(t, false)
+	big, _ := a.f.FileByPath("j-1", "big")
+	unitsBefore := j.Stats.UnitsTotal
+	grown := big.Entry
+	grown.Size, grown.MtimeNs = chunk*4, 99
+	// Two units of the file report the same change: one re-plan.
+	a.do(CmdProgress, Progress{ID: "j-1", Changed: []FileChange{{File: 0, Entry: grown}, {File: 0, Entry: grown}}})
+	j, _ = a.f.Job("j-1")
+	f, _ := a.f.FileByPath("j-1", "big")
+	if f.Changed != 1 || f.Size != chunk*4 || j.Stats.UnitsTotal != unitsBefore+4 {
+		t.Errorf("after one change: file %+v, units %d (before %d)", f, j.Stats.UnitsTotal, unitsBefore)
+	}
+	for i := range MaxFileChanges {
+		e := grown
+		e.MtimeNs = int64(100 + i)
+		a.do(CmdProgress, Progress{ID: "j-1", Changed: []FileChange{{File: 0, Entry: e}}})
+	}
+	f, _ = a.f.FileByPath("j-1", "big")
+	if f.State != FileFailed {
+		t.Errorf("a file changing %d times: %+v", MaxFileChanges+1, f)
+	}
+}
+
+func TestPauseResumeCancel(t *testing.T) {
+	a, _ := newJob(t, false)
+	a.do(CmdJobState, JobStateChange{ID: "j-1", State: JobPaused, Reason: "disk full"})
+	if w := a.f.SendWork("s1", 10, nil); len(w) != 0 {
+		t.Errorf("a paused job hands out work: %d units", len(w))
+	}
+	a.do(CmdJobState, JobStateChange{ID: "j-1", State: JobRunning})
+	if j, _ := a.f.Job("j-1"); j.State != JobRunning || j.Reason != "" {
+		t.Errorf("resumed: %s %q", j.State, j.Reason)
+	}
+	a.do(CmdJobState, JobStateChange{ID: "j-1", State: JobCancelled, Reason: "operator"})
+	data, _ := Encode(CmdJobState, JobStateChange{ID: "j-1", State: JobRunning})
+	if res := a.f.Apply(&raft.Log{Index: 99, Type: raft.LogCommand, Data: data}); res == nil {
+		t.Error("an ended job was resumed")
+	}
+}
