@@ -20,6 +20,7 @@ import (
 const (
 	sendWorkers   = 8
 	finalWorkers  = 4
+	verifyWorkers = 2
 	ackTimeout    = 2 * time.Minute
 	ackedHold     = 30 * time.Second // an acked unit is not resent for this long while its commit is on the way
 	retryBackoff  = 2 * time.Second
@@ -43,6 +44,8 @@ type mover struct {
 
 	reports *reporter
 	sendQ   chan plan.Work
+	finalQ  chan plan.FileWork
+	verifyQ chan plan.Work
 	metrics *moverMetrics
 
 	mu      sync.Mutex
@@ -61,7 +64,8 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 	m := &mover{
 		a: a, log: a.log.With("component", "mover"), name: a.cfg.NodeName, fsm: a.cluster.FSM(),
 		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
-		sendQ: make(chan plan.Work, sendWorkers),
+		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 4*finalWorkers),
+		verifyQ: make(chan plan.Work, 2*verifyWorkers),
 		held:  map[unitRef]time.Time{}, busy: map[string]time.Time{}, cleaned: map[string]bool{},
 		metrics: newMoverMetrics(),
 	}
@@ -73,13 +77,18 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 // run hands out work whenever the plan changes (or every second) until ctx ends.
 func (m *mover) run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for range sendWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m.sendLoop(ctx)
-		}()
+	pool := func(n int, loop func()) {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				loop()
+			}()
+		}
 	}
+	pool(sendWorkers, func() { m.sendLoop(ctx) })
+	pool(finalWorkers, func() { drain(ctx, m.finalQ, m.finalize) })
+	pool(verifyWorkers, func() { drain(ctx, m.verifyQ, m.verify) })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -114,8 +123,13 @@ func (m *mover) dispatch(ctx context.Context) {
 			}
 		}
 	}
-	for _, fw := range m.fsm.FinalizeWork(m.name, 256, m.isFinalizing) {
-		m.startOnce(finalKey(fw.Job.ID, fw.Index), func() { m.finalize(fw) })
+	for _, fw := range m.fsm.FinalizeWork(m.name, cap(m.finalQ)-len(m.finalQ), m.isFinalizing) {
+		m.markBusy(finalKey(fw.Job.ID, fw.Index), 24*time.Hour)
+		select {
+		case m.finalQ <- fw:
+		case <-ctx.Done():
+			return
+		}
 	}
 	byJob := map[string][]plan.FileWork{}
 	for _, fw := range m.fsm.LeadWork(m.name) {
@@ -124,9 +138,13 @@ func (m *mover) dispatch(ctx context.Context) {
 	for id, work := range byJob {
 		m.startOnce("lead:"+id, func() { m.lead(work) })
 	}
-	for _, w := range m.fsm.VerifyWork(m.name, 64, m.isHeld) {
-		m.hold(w.Job.ID, w.Unit.ID, ackTimeout)
-		go m.verify(w)
+	for _, w := range m.fsm.VerifyWork(m.name, cap(m.verifyQ)-len(m.verifyQ), m.isHeld) {
+		m.hold(w.Job.ID, w.Unit.ID, 24*time.Hour)
+		select {
+		case m.verifyQ <- w:
+		case <-ctx.Done():
+			return
+		}
 	}
 	m.cleanEnded()
 }
@@ -149,6 +167,25 @@ func (m *mover) startOnce(key string, f func()) {
 		}()
 		f()
 	}()
+}
+
+// drain runs work from q until ctx ends.
+func drain[W any](ctx context.Context, q <-chan W, work func(W)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case w := <-q:
+			work(w)
+		}
+	}
+}
+
+// markBusy marks work under key as running or awaiting its commit for d.
+func (m *mover) markBusy(key string, d time.Duration) {
+	m.mu.Lock()
+	m.busy[key] = time.Now().Add(d)
+	m.mu.Unlock()
 }
 
 func finalKey(job string, file uint64) string { return fmt.Sprintf("final:%s:%d", job, file) }

@@ -223,8 +223,12 @@ func (c *Cluster) Leave(ctx context.Context) error {
 			c.log.Info("leadership transferred before leaving")
 		}
 	}
+	wait := 2 * time.Second // bounds each step, so a whole mesh stopping at once stops fast
+	if c.cfg.GossipProfile == "wan" {
+		wait = 5 * time.Second
+	}
 	if c.inRaftConfig() {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		rctx, cancel := context.WithTimeout(ctx, wait)
 		_, err := c.forward(rctx, rpcLeave, nameArgs{Name: c.cfg.NodeName})
 		cancel()
 		if err != nil {
@@ -234,7 +238,7 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	if err := c.gossip.setMeta(func(m *nodeMeta) { m.Leaving = true }); err != nil {
 		c.log.Warn("announce leaving", "err", err)
 	}
-	if err := c.gossip.ml.Leave(5 * time.Second); err != nil {
+	if err := c.gossip.ml.Leave(wait); err != nil {
 		c.log.Warn("gossip leave", "err", err)
 	}
 	return c.Shutdown()

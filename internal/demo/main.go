@@ -1,6 +1,7 @@
 // Command demo is `make demo`: Lepton's main job, a real migration, on
 // 127.0.0.1. It generates a sample tree (LEPTON_DEMO_SIZE of half random,
-// half log-like files, default 512MiB, plus a tree of every file shape),
+// half log-like files, default 512MiB, plus a tree of every file shape:
+// testtree.Shapes),
 // starts four leptond agents with the harness the end-to-end tests use
 // (internal/testcluster: real processes, real certificates), two on the
 // source side sharing the source volume and two on the target side sharing

@@ -108,12 +108,12 @@ func (d *demo) watch(id string) {
 
 // check compares the target tree with the source, as rsync -aHS users
 // would: bytes, modes, mtimes to the nanosecond, owners, symlink targets,
-// hardlinks and holes. The FIFO is left out (a migration skips it), and so
-// is the target's .lepton temp area.
+// hardlinks and holes. The FIFO and the socket are left out (a migration
+// skips them), and so is the target's .lepton temp area.
 func (d *demo) check() {
 	d.heading("Checking the result ourselves, file by file")
 	d.say("testtree.Compare reads both trees: every entry, its kind, bytes, mode, mtime (ns), owner,")
-	d.say("symlink target, hardlink group and holes; the FIFO is left out (a migration skips it).")
+	d.say("symlink target, hardlink group and holes; the FIFO and the socket are left out.")
 	began := time.Now()
 	diffs := testtree.Compare(d.tree.source, d.tree.target, testtree.Options{SkipSpecial: true, Exclude: []string{".lepton"}})
 	d.halt()

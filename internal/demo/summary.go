@@ -50,7 +50,7 @@ func (d *demo) summary(id string) {
 }
 
 // report shows `leptonctl job report`'s summary and header, and its rows
-// for the entries that were not copied (the FIFO); the report's JSON says
+// for the entries that were not copied (the FIFO and the socket); the report's JSON says
 // which those are.
 func (d *demo) report(a *testcluster.Agent, id string) {
 	ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)

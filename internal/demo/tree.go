@@ -38,8 +38,8 @@ type sampleTree struct {
 
 // census counts what a tree holds, as `find` would.
 type census struct {
-	files, dirs, symlinks, hardlinks, sparse, special int
-	bytes                                             int64 // regular files' sizes, each inode once
+	files, dirs, symlinks, hardlinks, sparse, fifos, sockets, devices int
+	bytes                                                              int64 // regular files' sizes, each inode once
 }
 
 // demoSize reads LEPTON_DEMO_SIZE ("512MiB", "2GiB", a number of bytes).
@@ -83,11 +83,13 @@ func (d *demo) makeTree(size int64) {
 	d.say("                log-like text (compresses well), in nested directories")
 	d.say("  source/%-6s every shape a migration must carry: empty files, a file of several chunks,", shapesDir)
 	d.say("                deep directories, names with spaces and non-ASCII letters, a 0700 directory,")
-	d.say("                symlinks, a hardlink, a sparse file (mostly holes) and a FIFO (to be skipped)")
+	d.say("                symlinks, a hardlink, a sparse file (mostly holes), files of other owners (as")
+	d.say("                root), and a FIFO and a unix socket, which a migration skips")
 	d.say("  target        empty")
-	d.say("Made %s (%s), %s, %s, %s, %s and %s in %s.",
+	d.say("Made %s (%s), %s, %s, %s, %s, %s and %s in %s.",
 		plural(c.files, "file"), mib(c.bytes), plural(c.dirs, "directory"), plural(c.symlinks, "symlink"),
-		plural(c.hardlinks, "hardlinked name"), plural(c.sparse, "sparse file"), plural(c.special, "FIFO"), seconds(time.Since(began)))
+		plural(c.hardlinks, "hardlinked name"), plural(c.sparse, "sparse file"), plural(c.fifos, "FIFO"),
+		plural(c.sockets, "socket"), seconds(time.Since(began)))
 }
 
 // plural writes "1 file", "2 files", "3 directories".
@@ -214,8 +216,12 @@ func takeCensus(s *session, root string) census {
 				}
 			}
 			c.bytes += info.Size()
+		case e.Type()&fs.ModeNamedPipe != 0:
+			c.fifos++
+		case e.Type()&fs.ModeSocket != 0:
+			c.sockets++
 		default:
-			c.special++
+			c.devices++
 		}
 		return nil
 	})
