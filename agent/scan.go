@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/leptonmesh/lepton/internal/plan"
@@ -15,8 +14,6 @@ const (
 	manifestBatchEntries = 2000
 	manifestBatchBytes   = 512 << 10
 )
-
-var errBatchSent = errors.New("batch sent")
 
 // scan walks a job's source tree and sends the manifest to the leader in
 // batches. Batch boundaries are deterministic (the walk is in lexical

@@ -151,7 +151,7 @@ func migrateOnce(b *testing.B, agents [2]*testcluster.Agent, name string) migrat
 	if err != nil {
 		b.Fatalf("submit: %v", err)
 	}
-	var verifying time.Time
+	var verifying, lastLine time.Time
 	deadline := start.Add(jobTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -159,6 +159,11 @@ func migrateOnce(b *testing.B, agents [2]*testcluster.Agent, name string) migrat
 		cancel()
 		now := time.Now()
 		if err == nil {
+			if now.Sub(lastLine) >= time.Second {
+				lastLine = now
+				b.Logf("%5.1f s %-9s units %d/%d verified %d, %d MiB", now.Sub(start).Seconds(), j.State,
+					j.UnitsDone, j.UnitsTotal, j.UnitsVerified, j.BytesDone>>20)
+			}
 			if j.State == api.JobVerifying && verifying.IsZero() {
 				verifying = now
 			}

@@ -1,15 +1,14 @@
 // Command demo is `make demo`: Lepton's main job, a real migration, on
 // 127.0.0.1. It generates a sample tree (LEPTON_DEMO_SIZE of half random,
-// half log-like files, default 512MiB, plus a tree of every file shape:
-// testtree.Shapes),
-// starts four leptond agents with the harness the end-to-end tests use
-// (internal/testcluster: real processes, real certificates), two on the
-// source side sharing the source volume and two on the target side sharing
-// the target volume, submits a job with the real leptonctl, follows it with
-// `leptonctl job watch`, checks the copy itself (testtree.Compare: bytes
-// and metadata), prints a one-screen summary, then kills the Raft leader
-// with kill -9, shows the survivors electing a new one and stops
-// everything.
+// half log-like files, default 512MiB, plus testtree.Shapes' tree of every
+// file shape), starts four leptond agents with the harness the end-to-end
+// tests use (internal/testcluster: real processes, real certificates), two
+// on the source side sharing the source volume and two on the target side
+// sharing the target volume, submits a job with the real leptonctl,
+// follows it with `leptonctl job watch`, checks the copy itself
+// (testtree.Compare: bytes and metadata), prints a one-screen summary, then
+// kills the Raft leader with kill -9, shows the survivors electing a new
+// one and stops everything.
 //
 // Every wait is bounded; when a step fails the demo prints why and the tail
 // of each agent's log, and exits 1. Ctrl-C stops every agent. Set

@@ -39,7 +39,7 @@ type sampleTree struct {
 // census counts what a tree holds, as `find` would.
 type census struct {
 	files, dirs, symlinks, hardlinks, sparse, fifos, sockets, devices int
-	bytes                                                              int64 // regular files' sizes, each inode once
+	bytes                                                             int64 // regular files' sizes, each inode once
 }
 
 // demoSize reads LEPTON_DEMO_SIZE ("512MiB", "2GiB", a number of bytes).
