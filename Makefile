@@ -16,7 +16,7 @@ STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test lint demo bench-failover clean
+.PHONY: help build test lint demo bench-failover bench-migrate clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,9 @@ demo: build ## Start a local five-agent mesh, kill its leader, watch it fail ove
 
 bench-failover: ## Measure leader failover time (10 kill -9 rounds)
 	$(GO) test -run '^$$' -bench BenchmarkLeaderFailover -benchtime 10x -timeout 20m ./bench/
+
+bench-migrate: ## Measure a 2 GiB migration (throughput, CPU s/GiB, peak RSS); LEPTON_BENCH_SIZE to change
+	$(GO) test -run '^$$' -bench BenchmarkMigrate -benchtime 1x -timeout 30m ./bench/
 
 clean: ## Remove bin/ and dist/
 	rm -rf bin/ dist/

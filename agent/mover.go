@@ -20,7 +20,7 @@ import (
 const (
 	sendWorkers   = 8
 	finalWorkers  = 4
-	verifyWorkers = 2
+	verifyWorkers = 4
 	ackTimeout    = 2 * time.Minute
 	ackedHold     = 30 * time.Second // an acked unit is not resent for this long while its commit is on the way
 	retryBackoff  = 2 * time.Second
@@ -46,6 +46,7 @@ type mover struct {
 	sendQ   chan plan.Work
 	finalQ  chan plan.FileWork
 	verifyQ chan plan.Work
+	wakeCh  chan struct{} // a worker finished: hand out more work now
 	metrics *moverMetrics
 
 	mu      sync.Mutex
@@ -65,7 +66,7 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 		a: a, log: a.log.With("component", "mover"), name: a.cfg.NodeName, fsm: a.cluster.FSM(),
 		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
 		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 4*finalWorkers),
-		verifyQ: make(chan plan.Work, 2*verifyWorkers),
+		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
 		held:    map[unitRef]time.Time{}, busy: map[string]time.Time{}, cleaned: map[string]bool{},
 		metrics: newMoverMetrics(),
 	}
@@ -87,8 +88,8 @@ func (m *mover) run(ctx context.Context) {
 		}
 	}
 	pool(sendWorkers, func() { m.sendLoop(ctx) })
-	pool(finalWorkers, func() { drain(ctx, m.finalQ, m.finalize) })
-	pool(verifyWorkers, func() { drain(ctx, m.verifyQ, m.verify) })
+	pool(finalWorkers, func() { drain(ctx, m, m.finalQ, m.finalize) })
+	pool(verifyWorkers, func() { drain(ctx, m, m.verifyQ, m.verify) })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -104,8 +105,17 @@ func (m *mover) run(ctx context.Context) {
 			wg.Wait()
 			return
 		case <-changed:
+		case <-m.wakeCh:
 		case <-tick.C:
 		}
+	}
+}
+
+// wake asks the dispatcher to refill the queues (non-blocking, coalesced).
+func (m *mover) wake() {
+	select {
+	case m.wakeCh <- struct{}{}:
+	default:
 	}
 }
 
@@ -169,14 +179,16 @@ func (m *mover) startOnce(key string, f func()) {
 	}()
 }
 
-// drain runs work from q until ctx ends.
-func drain[W any](ctx context.Context, q <-chan W, work func(W)) {
+// drain runs work from q until ctx ends, waking the dispatcher after each
+// item so the queue never runs dry while there is work in the plan.
+func drain[W any](ctx context.Context, m *mover, q <-chan W, work func(W)) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case w := <-q:
 			work(w)
+			m.wake()
 		}
 	}
 }

@@ -60,6 +60,7 @@ func (m *mover) sendLoop(ctx context.Context) {
 			return
 		case w := <-m.sendQ:
 			m.sendUnit(ctx, w, &bufs)
+			m.wake()
 		}
 	}
 }

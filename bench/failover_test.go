@@ -1,5 +1,5 @@
 // Package bench holds Lepton's benchmarks that need a real cluster of
-// leptond processes. Run them with `make bench-failover`; figures and how to
+// leptond processes. Run them with `make bench-failover` and `make bench-migrate`; figures and how to
 // read them are in bench/README.md.
 package bench
 

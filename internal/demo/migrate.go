@@ -100,7 +100,14 @@ func (d *demo) watch(id string) {
 	case ctx.Err() != nil:
 		d.s.Fatalf("job %s did not end within %s; `leptonctl job status %s` on an agent says where it is", id, bound, id)
 	case errors.As(err, &exit):
-		d.s.Fatalf("leptonctl job watch %s: exit %d: the job did not finish", id, exit.ExitCode())
+		why := "see `leptonctl job report " + id + "`"
+		sctx, scancel := context.WithTimeout(d.ctx, 5*time.Second)
+		if j, err := a.Client().Job(sctx, id); err == nil {
+			why = fmt.Sprintf("it is %s: %s", j.State, j.Reason)
+		}
+		scancel()
+		d.halt()
+		d.s.Fatalf("leptonctl job watch %s: exit %d: the job did not finish; %s", id, exit.ExitCode(), why)
 	case err != nil:
 		d.s.Fatalf("leptonctl job watch %s: %v", id, err)
 	}
@@ -122,7 +129,7 @@ func (d *demo) check() {
 		for _, diff := range diffs {
 			d.say("  %s", diff)
 		}
-		d.s.Fatalf("the target tree differs from the source in %d ways (the first 50 are listed)", len(diffs))
+		d.s.Fatalf("the target tree differs from the source (%d differences listed, at most 50); LEPTON_DEMO_KEEP=1 keeps both trees to look at", len(diffs))
 	}
 	d.say("verified: the target tree is byte-identical, metadata included (%d files, %s; compared in %s).",
 		d.tree.census.files, mib(d.tree.census.bytes), seconds(time.Since(began)))

@@ -45,13 +45,14 @@ func (d *demo) summary(id string) {
 	}
 	d.say("")
 	d.say("The bytes travelled straight from each sender to each receiver: both sides share their")
-	d.say("volume, so the ring spread the chunks over all four pairs. The leader only kept the plan.")
+	d.say("volume, so the ring spread the chunks over %d sender→receiver pairs. The leader only kept", len(j.Pairs))
+	d.say("the plan.")
 	d.report(a, id)
 }
 
 // report shows `leptonctl job report`'s summary and header, and its rows
-// for the entries that were not copied (the FIFO and the socket); the report's JSON says
-// which those are.
+// for the entries that were not copied (the FIFO and the socket); the
+// report's JSON says which those are.
 func (d *demo) report(a *testcluster.Agent, id string) {
 	ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
 	rep, err := a.Client().JobReport(ctx, id)
