@@ -67,7 +67,7 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
 		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 4*finalWorkers),
 		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
-		held:    map[unitRef]time.Time{}, busy: map[string]time.Time{}, cleaned: map[string]bool{},
+		held: map[unitRef]time.Time{}, busy: map[string]time.Time{}, cleaned: map[string]bool{},
 		metrics: newMoverMetrics(),
 	}
 	m.reports = newReporter(a, m.log)
