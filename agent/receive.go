@@ -45,49 +45,59 @@ func (m *mover) receive(s *transport.Stream) {
 // accept checks and writes one chunk and says how it went.
 func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, raw *[]byte) *transport.ChunkAck {
 	ack := &transport.ChunkAck{Unit: h.Unit, Attempt: h.Attempt}
-	refuse := func(retry bool, format string, args ...any) *transport.ChunkAck {
-		ack.Retry, ack.Error = retry, fmt.Sprintf(format, args...)
-		if retry {
-			m.metrics.retried.Inc()
-		} else {
+	// refuse says no to this chunk. lag: this agent's plan is behind, so
+	// the sender tries again without counting an attempt. Otherwise the
+	// attempt failed and the sender reports it, so a unit that keeps
+	// failing gives up its files after plan.MaxUnitAttempts; stranger
+	// marks a peer that should not send this chunk at all.
+	const (
+		attempt = iota
+		lag
+		stranger
+	)
+	refuse := func(kind int, format string, args ...any) *transport.ChunkAck {
+		ack.Retry, ack.Error = kind == lag, fmt.Sprintf(format, args...)
+		if kind == stranger {
 			m.metrics.failed.Inc()
+		} else {
+			m.metrics.retried.Inc()
 		}
-		m.log.Warn("refused a chunk", "peer", peer, "job", h.Job, "unit", h.Unit, "retry", retry, "why", ack.Error)
+		m.log.Warn("refused a chunk", "peer", peer, "job", h.Job, "unit", h.Unit, "why", ack.Error)
 		return ack
 	}
 	job, ok := m.fsm.Job(h.Job)
 	switch {
 	case !ok:
-		return refuse(true, "job %s is not in this agent's plan (yet)", h.Job)
+		return refuse(lag, "job %s is not in this agent's plan (yet)", h.Job)
 	case !contains(job.Targets, m.name):
-		return refuse(false, "%s does not serve job %s (targets: %v)", m.name, h.Job, job.Targets)
+		return refuse(stranger, "%s does not serve job %s (targets: %v)", m.name, h.Job, job.Targets)
 	case !contains(job.Sources, peer):
-		return refuse(false, "%s is not a source of job %s", peer, h.Job)
+		return refuse(stranger, "%s is not a source of job %s", peer, h.Job)
 	case job.State != plan.JobRunning:
 		ack.Retry, ack.Error = true, fmt.Sprintf("job %s is %s", h.Job, job.State)
 		return ack // paused or ending: not suspicious, not worth a log line
 	}
 	unit, files, ok := m.fsm.UnitFiles(h.Job, h.Unit)
 	if !ok {
-		return refuse(true, "unit %d of job %s is not in this agent's plan (yet)", h.Unit, h.Job)
+		return refuse(lag, "unit %d of job %s is not in this agent's plan (yet)", h.Unit, h.Job)
 	}
 	if unit.State != plan.UnitPending {
 		ack.OK = true // already written (a resend after a lost ack): nothing to do
 		return ack
 	}
 	if err := matchPlan(unit, h); err != nil {
-		return refuse(true, "%v", err)
+		return refuse(attempt, "%v", err)
 	}
 	data, err := h.Unpack(m.codec, (*raw)[:0], payload) // decompresses (bounded) and checks the hash
 	if err != nil {
-		return refuse(true, "%v", err)
+		return refuse(attempt, "damaged on the way: %v", err)
 	}
 	if h.Comp != transport.CompressNone {
 		*raw = data[:0] // our buffer, grown; uncompressed data is the wire buffer itself
 	}
 	v, err := m.volume(job.Spec.Target.Volume)
 	if err != nil {
-		return refuse(false, "%v", err)
+		return refuse(attempt, "%v", err)
 	}
 	logical, err := m.writeParts(v, job, h, files, data)
 	if err != nil {
@@ -96,7 +106,7 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 			m.reports.noSpace(job, m.name, v)
 			return ack
 		}
-		return refuse(true, "write on %s: %v", m.name, err)
+		return refuse(attempt, "write on %s: %v", m.name, err)
 	}
 	m.metrics.written.Add(float64(len(data)))
 	m.metrics.ok.Inc()

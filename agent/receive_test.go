@@ -87,8 +87,8 @@ func TestReceiverRefusesHostileOrConfusedPeers(t *testing.T) {
 	}{
 		{"not a source of the job", "mallory", "j-1", 0, nil, false, "not a source"},
 		{"a job it does not serve", "src-1", "j-unknown", 0, nil, true, "not in this agent's plan"},
-		{"a file the unit does not hold", "src-1", "j-1", 9999, nil, true, "differs from the plan"},
-		{"damaged on the way", "src-1", "j-1", 0, func(h *transport.ChunkHeader) { h.Hash ^= 1 }, true, "hash"},
+		{"a file the unit does not hold", "src-1", "j-1", 9999, nil, false, "differs from the plan"},
+		{"damaged on the way", "src-1", "j-1", 0, func(h *transport.ChunkHeader) { h.Hash ^= 1 }, false, "hash"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -97,13 +97,10 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 		m.hold(w.Job.ID, w.Unit.ID, ackedHold) // the receiver reports it; do not resend meanwhile
 	case ack.NoSpace:
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff) // the job is being paused
-	case ack.Retry:
-		m.metrics.retried.Inc()
+	case ack.Retry: // the receiver's plan is behind; not an attempt
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
-		if ack.Error != "" {
-			log.Debug("receiver asked to retry", "why", ack.Error)
-		}
-	default:
+		log.Debug("receiver asked to retry", "why", ack.Error)
+	default: // this attempt failed; the leader counts it
 		log.Warn("receiver refused chunk", "why", ack.Error)
 		m.reports.failed(w.Job.ID, plan.UnitFail{Unit: w.Unit.ID, Reason: w.Unit.Receiver + " refused: " + ack.Error})
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)

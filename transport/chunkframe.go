@@ -89,7 +89,7 @@ type ChunkAck struct {
 	Unit    uint64
 	Attempt uint32
 	OK      bool   // written and durable
-	Retry   bool   // refused but worth sending again (hash mismatch, bad payload)
+	Retry   bool   // not now: the receiver is not ready (its plan is behind); resend later, no attempt counted. Refused without Retry: a failed attempt
 	Error   string // why it was refused
 	NoSpace bool   // the receiver's volume is full
 }

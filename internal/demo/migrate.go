@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,16 +60,61 @@ func (d *demo) migrate() string {
 	d.say("receiver over QUIC, hashed (xxhash64) and compressed (zstd) where it pays, never through")
 	d.say("the leader; each file is renamed into place whole, with its metadata; then every chunk")
 	d.say("is re-read on the target and its hash compared.")
-	out := d.ctl(d.c.Agent(console), "job", "submit", "-f", path)
-	id := strings.TrimSpace(out)
-	if id == "" {
-		d.s.Fatalf("leptonctl job submit printed no job id")
-	}
+	id := d.submit(path)
 	d.say("")
 	d.say("The job's id is %s. Follow it (on a terminal: a bar for the job and one per", id)
 	d.say("sender→receiver pair; in a pipe or a log: a line a second):")
 	d.watch(id)
 	return id
+}
+
+// submitAttempts bounds how often the demo submits the job while the
+// leader has not registered every agent's volume yet.
+const submitAttempts = 5
+
+// submit submits the job file with leptonctl and returns the job's id. The
+// leader resolves a job's source and target agents from its registry when
+// the job is submitted, and registers agents a moment after they join (the
+// bootstrap servers are in Raft before that): a job submitted too early
+// would leave an agent out for good. No API shows the registry, so the
+// demo checks the job's agents and, when one is missing, cancels the job
+// and submits it again a moment later.
+func (d *demo) submit(path string) string {
+	a := d.c.Agent(console)
+	var wantSources, wantTargets []string
+	for _, m := range d.roster() {
+		if m.spec.Side == "source" {
+			wantSources = append(wantSources, m.spec.Name)
+		} else {
+			wantTargets = append(wantTargets, m.spec.Name)
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		id := strings.TrimSpace(d.ctl(a, "job", "submit", "-f", path))
+		if id == "" {
+			d.s.Fatalf("leptonctl job submit printed no job id")
+		}
+		ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+		j, err := a.Client().Job(ctx, id)
+		cancel()
+		d.halt()
+		if err != nil {
+			d.s.Fatalf("job %s: %v", id, err)
+		}
+		if slices.Equal(j.Sources, wantSources) && slices.Equal(j.Targets, wantTargets) {
+			return id
+		}
+		if attempt == submitAttempts {
+			d.s.Fatalf("after %d attempts job %s still has sources %v and targets %v, want %v and %v",
+				attempt, id, j.Sources, j.Targets, wantSources, wantTargets)
+		}
+		d.say("")
+		d.say("The leader had not registered every agent's volume yet (sources %v, targets %v):", j.Sources, j.Targets)
+		d.say("cancelling the job and submitting it again in a moment.")
+		d.ctl(a, "job", "cancel", id)
+		time.Sleep(time.Second)
+		d.halt()
+	}
 }
 
 // watch runs `leptonctl job watch ID` with its output streamed live: on a

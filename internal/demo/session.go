@@ -120,7 +120,7 @@ func (s *session) exit(code int) {
 	for i := len(cleanups) - 1; i >= 0; i-- {
 		cleanups[i]()
 	}
-	if s.Failed() {
+	if s.Failed() && len(s.dirs) > 0 { // after the agents' log tails, say it again
 		fmt.Fprintf(s.stderr, "\nThe demo failed: %s\n", s.reason)
 		for _, d := range s.dirs {
 			fmt.Fprintf(s.stderr, "Every agent's config, certificates, data and leptond.log are kept in %s\n", d)
