@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/leptonmesh/lepton/internal/plan"
@@ -36,12 +38,21 @@ func (a *Agent) schedule(ctx context.Context) {
 }
 
 func (a *Agent) scheduleJob(j plan.Job) {
-	if j.State != plan.JobRunning && !(j.State == plan.JobScanning && j.Scanned) {
+	if j.State == plan.JobScanning && !j.Scanned {
+		a.keepScanning(j)
+		return
+	}
+	if j.State != plan.JobRunning && j.State != plan.JobScanning {
 		return
 	}
 	senders, receivers := a.alive(j.Sources), a.alive(j.Targets)
-	if len(senders) == 0 || len(receivers) == 0 {
-		return // waits for an agent holding the volume to come back
+	switch {
+	case len(senders) == 0:
+		a.note(j, fmt.Sprintf("waiting: no live source agent holds volume %s (%s down)", j.Spec.Source.Volume, strings.Join(j.Sources, ", ")))
+		return
+	case len(receivers) == 0:
+		a.note(j, fmt.Sprintf("waiting: no live target agent holds volume %s (%s down)", j.Spec.Target.Volume, strings.Join(j.Targets, ", ")))
+		return
 	}
 	if j.State == plan.JobRunning && slices.Equal(senders, j.Senders) && slices.Equal(receivers, j.Receivers) {
 		return
@@ -52,4 +63,34 @@ func (a *Agent) scheduleJob(j plan.Job) {
 		return
 	}
 	a.log.Info("assigned units", "job", j.ID, "senders", senders, "receivers", receivers)
+}
+
+// keepScanning hands a scan whose scanner failed to a live source agent;
+// the new scanner skips the batches already committed.
+func (a *Agent) keepScanning(j plan.Job) {
+	live := a.alive(j.Sources)
+	if slices.Contains(live, j.Scanner) {
+		return
+	}
+	if len(live) == 0 {
+		a.note(j, fmt.Sprintf("waiting: no live source agent holds volume %s to scan it (%s down)", j.Spec.Source.Volume, strings.Join(j.Sources, ", ")))
+		return
+	}
+	next := pick(live, j.ID)
+	if err := a.apply(plan.CmdScanner, plan.Scanner{ID: j.ID, Scanner: next, Time: time.Now().UnixNano()}); err != nil {
+		a.log.Warn("hand the scan over", "job", j.ID, "err", err)
+		return
+	}
+	a.note(j, "")
+	a.log.Info("scan handed over", "job", j.ID, "from", j.Scanner, "to", next)
+}
+
+// note records why a job is waiting, once per change of reason.
+func (a *Agent) note(j plan.Job, reason string) {
+	if j.Reason == reason {
+		return
+	}
+	if err := a.apply(plan.CmdNote, plan.Note{ID: j.ID, Reason: reason, Time: time.Now().UnixNano()}); err != nil {
+		a.log.Warn("note why a job waits", "job", j.ID, "err", err)
+	}
 }

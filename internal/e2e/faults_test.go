@@ -59,10 +59,13 @@ func TestFilesChangingOrVanishingBeforeTransfer(t *testing.T) {
 		return ""
 	})
 	id := submit(t, s, spec("changing", "data", "data"))
-	c.WaitFor(20*time.Second, "the scan", func() string {
+	c.WaitFor(20*time.Second, "the scan, then a visible reason to wait", func() string {
 		j, err := s.Client().Job(context.Background(), id)
 		if err != nil || j.FilesTotal == 0 {
 			return "not scanned yet"
+		}
+		if !strings.Contains(j.Reason, "waiting") || !strings.Contains(j.Reason, "tgt-1") {
+			return "reason: " + j.Reason
 		}
 		return ""
 	})

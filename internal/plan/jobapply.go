@@ -62,6 +62,22 @@ func (f *FSM) applyJob(t CommandType, body []byte) error {
 		if r, ok := f.state.Jobs[c.ID]; ok {
 			r.progress(c)
 		}
+	case CmdScanner:
+		var c Scanner
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply scanner: %w", err)
+		}
+		if r, ok := f.state.Jobs[c.ID]; ok && !r.Job.Scanned {
+			r.Job.Scanner, r.Job.Updated = c.Scanner, c.Time
+		}
+	case CmdNote:
+		var c Note
+		if err := json.Unmarshal(body, &c); err != nil {
+			return fmt.Errorf("apply note: %w", err)
+		}
+		if r, ok := f.state.Jobs[c.ID]; ok && !r.Job.State.Ended() {
+			r.Job.Reason, r.Job.Updated = c.Reason, c.Time
+		}
 	default:
 		panic(fmt.Sprintf("plan: unknown command type %d; this agent is older than the leader, upgrade it", t))
 	}
@@ -133,6 +149,9 @@ func (r *JobRecord) assign(c Assign) error {
 	r.Job.Senders, r.Job.Receivers, r.Job.Updated = c.Senders, c.Receivers, c.Time
 	if r.Job.State == JobScanning && r.Job.Scanned {
 		r.Job.State = JobRunning
+	}
+	if r.Job.State == JobRunning {
+		r.Job.Reason = "" // it is no longer waiting for agents
 	}
 	if len(pending) == 0 {
 		r.maybeFinish(c.Time)

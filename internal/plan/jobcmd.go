@@ -15,7 +15,25 @@ const (
 	// CmdProgress records what agents report: units written, failed,
 	// verified; files finalized, changed or vanished.
 	CmdProgress CommandType = 14
+	// CmdScanner hands an unfinished scan to another source agent.
+	CmdScanner CommandType = 15
+	// CmdNote sets a job's reason without changing its state ("waiting for…").
+	CmdNote CommandType = 16
 )
+
+// Scanner is the payload of CmdScanner.
+type Scanner struct {
+	ID      string `json:"id"`
+	Scanner string `json:"scanner"`
+	Time    int64  `json:"time"`
+}
+
+// Note is the payload of CmdNote.
+type Note struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+	Time   int64  `json:"time"`
+}
 
 // MaxUnitAttempts bounds how often one unit is tried before its files fail.
 const MaxUnitAttempts = 5

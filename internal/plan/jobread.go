@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/ring"
 )
 
 func (r *JobRecord) clone() *JobRecord {
@@ -95,7 +96,7 @@ func (f *FSM) SendWork(name string, limit int, held Claim) []Work {
 // whose receiver is name.
 func (f *FSM) VerifyWork(name string, limit int, held Claim) []Work {
 	return f.unitWork(limit, held, func(r *JobRecord, u *Unit) bool {
-		if r.Job.State != JobVerifying || u.State != UnitDone || u.Verified || u.Receiver != name {
+		if r.Job.State != JobVerifying || u.State != UnitDone || u.Verified || r.finisher(u) != name {
 			return false
 		}
 		for _, p := range u.Parts {
@@ -150,7 +151,7 @@ func (f *FSM) FinalizeWork(name string, limit int, held Claim) []FileWork {
 		}
 		for i := range r.Files {
 			fl := &r.Files[i]
-			if fl.State != FileReady || !fl.NeedsData() || r.Units[fl.FirstUnit].Receiver != name ||
+			if fl.State != FileReady || !fl.NeedsData() || r.finisher(&r.Units[fl.FirstUnit]) != name ||
 				(held != nil && held(r.Job.ID, uint64(i))) {
 				continue
 			}
@@ -171,7 +172,7 @@ func (f *FSM) LeadWork(name string) []FileWork {
 	defer f.mu.RUnlock()
 	var out []FileWork
 	for _, r := range f.sortedJobs() {
-		if r.Job.State != JobRunning || r.Job.Lead != name || r.Job.MetaDone || !r.Job.Scanned || !r.DataSettled() {
+		if r.Job.State != JobRunning || r.lead() != name || r.Job.MetaDone || !r.Job.Scanned || !r.DataSettled() {
 			continue
 		}
 		job := r.Job.clone()
@@ -270,4 +271,33 @@ func (f *FSM) FileByPath(job, path string) (File, bool) {
 		}
 	}
 	return File{}, false
+}
+
+// finisher is the agent that finalizes and verifies what a written unit
+// holds: the agent that received it, or, when that agent has left the
+// live receivers (it failed), the ring's choice among those alive. A
+// shared target volume holds the data wherever it was written.
+func (r *JobRecord) finisher(u *Unit) string {
+	if len(r.Job.Receivers) == 0 || slices.Contains(r.Job.Receivers, u.Receiver) {
+		return u.Receiver
+	}
+	return owner(r.Job.Receivers, u.Key)
+}
+
+// lead is the agent that makes a job's directories and links: the one
+// chosen at submit while it is alive, else the ring's choice among the
+// live receivers.
+func (r *JobRecord) lead() string {
+	if len(r.Job.Receivers) == 0 || slices.Contains(r.Job.Receivers, r.Job.Lead) {
+		return r.Job.Lead
+	}
+	return owner(r.Job.Receivers, ring.KeyString(r.Job.ID))
+}
+
+func owner(members []string, key uint64) string {
+	rg, err := ring.New(members)
+	if err != nil {
+		return members[0]
+	}
+	return rg.Owner(key)
 }
