@@ -206,3 +206,45 @@ func TestPauseResumeCancel(t *testing.T) {
 		t.Error("an ended job was resumed")
 	}
 }
+
+func TestAFailedReceiversFilesAreFinishedByASurvivor(t *testing.T) {
+	a, _ := newJob(t, true)
+	// Everything is written; t1 then fails and the leader re-assigns over t2.
+	p := Progress{ID: "j-1"}
+	for _, s := range []string{"s1", "s2"} {
+		for _, w := range a.f.SendWork(s, 1000, nil) {
+			p.Done = append(p.Done, UnitWritten{Unit: w.Unit.ID, Sender: s, Receiver: w.Unit.Receiver})
+		}
+	}
+	a.do(CmdProgress, p)
+	if len(a.f.FinalizeWork("t1", 1000, nil)) == 0 {
+		t.Fatal("t1 has nothing to finalize; the test needs it to")
+	}
+	a.do(CmdAssign, Assign{ID: "j-1", Senders: []string{"s1", "s2"}, Receivers: []string{"t2"}})
+	if n := len(a.f.FinalizeWork("t1", 1000, nil)); n != 0 {
+		t.Errorf("the failed t1 still has %d files to finalize", n)
+	}
+	if n := len(a.f.FinalizeWork("t2", 1000, nil)); n != 301 {
+		t.Errorf("t2 finalizes %d files, want all 301 data files", n)
+	}
+	f := Progress{ID: "j-1"}
+	for _, fw := range a.f.FinalizeWork("t2", 1000, nil) {
+		f.Finalized = append(f.Finalized, FileResult{File: fw.Index, OK: true})
+	}
+	a.do(CmdProgress, f)
+	if len(a.f.LeadWork("t1")) != 0 || len(a.f.LeadWork("t2")) == 0 {
+		t.Error("the lead's work did not move from the failed t1 to t2")
+	}
+}
+
+func TestAFailedScannerIsReplaced(t *testing.T) {
+	a := &applier{t: t, f: NewFSM()}
+	spec := jobspec.Defaults()
+	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
+	a.do(CmdJobSubmit, Job{ID: "j-2", Spec: spec, State: JobScanning, Sources: []string{"s1", "s2"}, Targets: []string{"t1"}, Scanner: "s1"})
+	a.do(CmdManifest, Manifest{ID: "j-2", Seq: 0, Entries: []volume.Entry{{Path: "a", Kind: volume.KindFile, Size: 1}}})
+	a.do(CmdScanner, Scanner{ID: "j-2", Scanner: "s2"})
+	if len(a.f.ScanWork("s1")) != 0 || len(a.f.ScanWork("s2")) != 1 || a.f.ManifestSeq("j-2") != 1 {
+		t.Errorf("scan not handed over: s1 %d, s2 %d, next batch %d", len(a.f.ScanWork("s1")), len(a.f.ScanWork("s2")), a.f.ManifestSeq("j-2"))
+	}
+}
