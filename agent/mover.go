@@ -50,8 +50,8 @@ type mover struct {
 	metrics *moverMetrics
 
 	mu      sync.Mutex
-	held    map[unitRef]time.Time // units being sent, or acked and awaiting commit, until the time
-	busy    map[string]time.Time  // scans, leads and finalizes running, or done and awaiting commit, until the time
+	held    map[unitRef]hold     // units being sent, or acked and awaiting commit
+	busy    map[string]time.Time // scans, leads and finalizes running, or done and awaiting commit, until the time
 	cleaned map[string]bool
 	pool    *streamPool
 }
@@ -61,13 +61,21 @@ type unitRef struct {
 	unit uint64
 }
 
+// hold keeps a unit from being handed out again until a time; a hold on a
+// unit acked by a receiver lapses if the unit moves to another receiver
+// (the first one failed before reporting it).
+type hold struct {
+	until    time.Time
+	receiver string
+}
+
 func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 	m := &mover{
 		a: a, log: a.log.With("component", "mover"), name: a.cfg.NodeName, fsm: a.cluster.FSM(),
 		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
 		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 4*finalWorkers),
 		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
-		held: map[unitRef]time.Time{}, busy: map[string]time.Time{}, cleaned: map[string]bool{},
+		held: map[unitRef]hold{}, busy: map[string]time.Time{}, cleaned: map[string]bool{},
 		metrics: newMoverMetrics(),
 	}
 	m.reports = newReporter(a, m.log)
@@ -209,9 +217,12 @@ func (m *mover) isFinalizing(job string, file uint64) bool {
 	return ok && time.Now().Before(until)
 }
 
-func (m *mover) hold(job string, unit uint64, d time.Duration) {
+func (m *mover) hold(job string, unit uint64, d time.Duration) { m.holdFor(job, unit, "", d) }
+
+// holdFor holds a unit acked by receiver.
+func (m *mover) holdFor(job string, unit uint64, receiver string, d time.Duration) {
 	m.mu.Lock()
-	m.held[unitRef{job, unit}] = time.Now().Add(d)
+	m.held[unitRef{job, unit}] = hold{until: time.Now().Add(d), receiver: receiver}
 	m.mu.Unlock()
 }
 
@@ -221,12 +232,13 @@ func (m *mover) release(job string, unit uint64) {
 	m.mu.Unlock()
 }
 
-func (m *mover) isHeld(job string, unit uint64) bool {
+func (m *mover) isHeld(job string, u *plan.Unit) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	until, ok := m.held[unitRef{job, unit}]
-	if ok && time.Now().After(until) {
-		delete(m.held, unitRef{job, unit})
+	ref := unitRef{job, u.ID}
+	h, ok := m.held[ref]
+	if ok && (time.Now().After(h.until) || (h.receiver != "" && h.receiver != u.Receiver)) {
+		delete(m.held, ref)
 		return false
 	}
 	return ok

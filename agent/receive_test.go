@@ -47,7 +47,7 @@ func receiverUnderTest(t *testing.T) (*mover, *bytes.Buffer, string) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	m := &mover{log: log, name: "tgt-1", fsm: fsm, codec: transport.NewCodec(), volumes: map[string]*volume.Volume{"data": v},
-		metrics: newMoverMetrics(), held: map[unitRef]time.Time{}, busy: map[string]time.Time{}}
+		metrics: newMoverMetrics(), held: map[unitRef]hold{}, busy: map[string]time.Time{}}
 	m.reports = newReporter(nil, log)
 	return m, &logs, dir
 }

@@ -94,7 +94,7 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
 	case ack.OK:
 		m.metrics.sent.Add(float64(len(payload)))
-		m.hold(w.Job.ID, w.Unit.ID, ackedHold) // the receiver reports it; do not resend meanwhile
+		m.holdFor(w.Job.ID, w.Unit.ID, w.Unit.Receiver, ackedHold) // the receiver reports it; do not resend meanwhile
 	case ack.NoSpace:
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff) // the job is being paused
 	case ack.Retry: // the receiver's plan is behind; not an attempt

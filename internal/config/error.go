@@ -1,9 +1,9 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/leptonmesh/lepton/internal/strictyaml"
 )
 
 // Error is a problem with the configuration file. Key is the dotted path of
@@ -33,7 +33,7 @@ func (e *Error) Unwrap() error { return e.err }
 // decoding, key order for validation.
 type problems struct {
 	file  string
-	lines map[string]int // key path -> line of its value in the file
+	lines strictyaml.Lines // key path -> line of its value in the file
 	errs  []error
 }
 
@@ -45,36 +45,11 @@ func (p *problems) add(key, format string, args ...any) {
 
 // addErr is add with a cause.
 func (p *problems) addErr(key string, cause error, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if line := p.line(key); line > 0 {
-		msg = fmt.Sprintf("line %d: %s", line, msg)
-	}
+	msg := p.lines.Mark(key, fmt.Sprintf(format, args...))
 	p.errs = append(p.errs, &Error{File: p.file, Key: key, Problem: msg, err: cause})
-}
-
-// line is the line of key's value, or of the nearest enclosing key the file
-// sets (a missing tls.key_file points at tls:), or 0.
-func (p *problems) line(key string) int {
-	for key != "" {
-		if line, ok := p.lines[key]; ok {
-			return line
-		}
-		i := strings.LastIndexAny(key, ".[")
-		if i < 0 {
-			return 0
-		}
-		key = key[:i]
-	}
-	return 0
 }
 
 // err returns nil, the one *Error, or all of them joined.
 func (p *problems) err() error {
-	switch len(p.errs) {
-	case 0:
-		return nil
-	case 1:
-		return p.errs[0]
-	}
-	return errors.Join(p.errs...)
+	return strictyaml.Join(p.errs)
 }

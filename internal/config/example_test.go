@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leptonmesh/lepton/internal/strictyaml"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -80,7 +81,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				key := dotted(path, k.Value)
+				key := strictyaml.Dotted(path, k.Value)
 				if path != "" && strings.HasPrefix(key, "labels.") {
 					continue
 				}
@@ -111,15 +112,11 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 // (labels) counts as one key.
 func schemaKeys(t reflect.Type, path string) []string {
 	var out []string
-	for _, f := range reflect.VisibleFields(t) {
-		name := yamlName(f)
-		if name == "" {
-			continue
-		}
-		key := dotted(path, name)
+	for _, f := range strictyaml.Fields(t) {
+		key := strictyaml.Dotted(path, f.Name)
 		out = append(out, key)
 		ft := f.Type
-		if reflect.PointerTo(ft).Implements(unmarshalerType) {
+		if reflect.PointerTo(ft).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
 			continue
 		}
 		switch {

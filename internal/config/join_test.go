@@ -1,6 +1,10 @@
 package config
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/leptonmesh/lepton/internal/strictyaml"
+)
 
 func TestParseJoinAcceptedShapes(t *testing.T) {
 	for in, want := range map[string]string{
@@ -42,7 +46,7 @@ func TestSuggest(t *testing.T) {
 		"quic":               "ports.quic",
 		"completely_else":    "",
 	} {
-		if got := suggest(in, configType, ""); got != want {
+		if got := strictyaml.Suggest(in, configType, ""); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/leptonmesh/lepton/internal/strictyaml"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -37,13 +38,13 @@ func Load(path string) (*Config, error) {
 // Parse is Load from bytes already read. path names the file in messages,
 // and relative paths inside it resolve against path's directory.
 func Parse(path string, data []byte) (*Config, error) {
-	p := &problems{file: path, lines: map[string]int{}}
+	p := &problems{file: path, lines: strictyaml.Lines{}}
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlError(path, err)
 	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+	if len(doc.Content) == 0 || strictyaml.IsNull(doc.Content[0]) {
 		return nil, &Error{File: path, Problem: "is empty; it needs at least side, encrypt and tls (see configs/leptond.yaml)"}
 	}
 	checkSchema(p, doc.Content[0])

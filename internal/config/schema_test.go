@@ -56,7 +56,7 @@ func TestAliasesStillWork(t *testing.T) {
 }
 
 // TestAliasBomb: ten aliases per level over eleven levels name 10^11 values;
-// the walk stops after maxNodes with one message.
+// the walk stops after strictyaml.MaxValues with one message.
 func TestAliasBomb(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("tls: &m0 {ca_file: x}\n")

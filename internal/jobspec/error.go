@@ -1,10 +1,11 @@
 package jobspec
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/leptonmesh/lepton/internal/strictyaml"
 )
 
 // FieldError is one problem with a job. Field is the dotted path of the
@@ -41,45 +42,20 @@ func (e *FieldError) Unwrap() error { return e.err }
 // file order while decoding, field order while validating.
 type problems struct {
 	file  string
-	lines map[string]int // field path -> line of its value in the file; nil for JSON
+	lines strictyaml.Lines // field path -> line of its value in the file; nil for JSON
 	errs  []error
 }
 
 // add records a problem with field; when the file set that field (or the
 // key enclosing it), the problem starts with its line.
 func (p *problems) add(field, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if line := p.line(field); line > 0 {
-		msg = fmt.Sprintf("line %d: %s", line, msg)
-	}
+	msg := p.lines.Mark(field, fmt.Sprintf(format, args...))
 	p.errs = append(p.errs, &FieldError{File: p.file, Field: field, Problem: msg})
-}
-
-// line is the line of field's value, or of the nearest enclosing key the
-// file sets (a missing source.volume points at source:), or 0.
-func (p *problems) line(field string) int {
-	for field != "" {
-		if line, ok := p.lines[field]; ok {
-			return line
-		}
-		i := strings.LastIndexAny(field, ".[")
-		if i < 0 {
-			return 0
-		}
-		field = field[:i]
-	}
-	return 0
 }
 
 // err returns nil, the one *FieldError, or all of them joined.
 func (p *problems) err() error {
-	switch len(p.errs) {
-	case 0:
-		return nil
-	case 1:
-		return p.errs[0]
-	}
-	return errors.Join(p.errs...)
+	return strictyaml.Join(p.errs)
 }
 
 // truncate shortens a user's value for a message, so a megabyte of garbage

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/leptonmesh/lepton/internal/strictyaml"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -41,19 +42,19 @@ func TestExampleParses(t *testing.T) {
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range keysOf(specType) {
-		v, ok := doc[k.name]
+	for _, k := range strictyaml.Fields(specType) {
+		v, ok := doc[k.Name]
 		if !ok {
-			t.Errorf("example.yaml lacks %s", k.name)
+			t.Errorf("example.yaml lacks %s", k.Name)
 			continue
 		}
-		if k.typ.Kind() != reflect.Struct {
+		if k.Type.Kind() != reflect.Struct {
 			continue
 		}
 		sub, _ := v.(map[string]any)
-		for _, nk := range keysOf(k.typ) {
-			if _, ok := sub[nk.name]; !ok {
-				t.Errorf("example.yaml lacks %s.%s", k.name, nk.name)
+		for _, nk := range strictyaml.Fields(k.Type) {
+			if _, ok := sub[nk.Name]; !ok {
+				t.Errorf("example.yaml lacks %s.%s", k.Name, nk.Name)
 			}
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+
+	"github.com/leptonmesh/lepton/internal/strictyaml"
 )
 
 var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
@@ -50,35 +52,37 @@ func decodeObject(p *problems, raw []byte, v reflect.Value, path string) {
 		}
 		return
 	}
-	keys := keysOf(v.Type())
+	keys := strictyaml.Fields(v.Type())
+	known := map[string]bool{}
 	for _, k := range keys {
-		value, ok := obj[k.name]
+		known[k.Name] = true
+		value, ok := obj[k.Name]
 		if !ok || isNullJSON(value) {
 			continue
 		}
-		field := v.Field(k.index)
-		name := dotted(path, k.name)
-		if k.typ.Kind() == reflect.Struct && !reflect.PointerTo(k.typ).Implements(jsonUnmarshaler) {
+		field := v.Field(k.Index)
+		name := strictyaml.Dotted(path, k.Name)
+		if k.Type.Kind() == reflect.Struct && !reflect.PointerTo(k.Type).Implements(jsonUnmarshaler) {
 			decodeObject(p, value, field, name)
 			continue
 		}
 		if err := json.Unmarshal(value, field.Addr().Interface()); err != nil {
-			if reflect.PointerTo(k.typ).Implements(jsonUnmarshaler) {
+			if reflect.PointerTo(k.Type).Implements(jsonUnmarshaler) {
 				p.add(name, "%v", err)
 			} else {
-				p.add(name, "want %s, got %s", wantJSON(k.typ), describeJSON(value))
+				p.add(name, "want %s, got %s", wantJSON(k.Type), describeJSON(value))
 			}
 		}
 	}
 	var unknown []string
 	for name := range obj {
-		if _, ok := lookup(keys, name); !ok {
+		if !known[name] {
 			unknown = append(unknown, name)
 		}
 	}
 	slices.Sort(unknown)
 	for _, name := range unknown {
-		p.add(dotted(path, truncate(name)), "%s", unknownKey(v.Type(), path, name))
+		p.add(strictyaml.Dotted(path, truncate(name)), "%s", unknownKey(v.Type(), path, name))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/leptonmesh/lepton/internal/strictyaml"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -43,13 +44,13 @@ func Parse(file string, data []byte) (*Spec, error) {
 	if len(data) > MaxFileSize {
 		return nil, &FieldError{File: file, Problem: fmt.Sprintf("larger than %d bytes; is this a job file?", MaxFileSize)}
 	}
-	p := &problems{file: file, lines: map[string]int{}}
+	p := &problems{file: file, lines: strictyaml.Lines{}}
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlError(file, err)
 	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+	if len(doc.Content) == 0 || strictyaml.IsNull(doc.Content[0]) {
 		return nil, &FieldError{File: file, Problem: "is empty; a job needs at least name, source.volume and target.volume"}
 	}
 	checkSchema(p, doc.Content[0])

@@ -85,8 +85,12 @@ type Work struct {
 // Claim says whether a worker already holds a unit (so it is not handed out twice).
 type Claim func(job string, unit uint64) bool
 
+// UnitClaim says whether a worker already holds a unit; it sees the unit,
+// so a hold can lapse when the unit's receiver changes.
+type UnitClaim func(job string, u *Unit) bool
+
 // SendWork returns up to limit pending units of running jobs whose sender is name.
-func (f *FSM) SendWork(name string, limit int, held Claim) []Work {
+func (f *FSM) SendWork(name string, limit int, held UnitClaim) []Work {
 	return f.unitWork(limit, held, func(r *JobRecord, u *Unit) bool {
 		return r.Job.State == JobRunning && u.State == UnitPending && u.Sender == name
 	})
@@ -94,7 +98,7 @@ func (f *FSM) SendWork(name string, limit int, held Claim) []Work {
 
 // VerifyWork returns up to limit written, unverified units of verifying jobs
 // whose receiver is name.
-func (f *FSM) VerifyWork(name string, limit int, held Claim) []Work {
+func (f *FSM) VerifyWork(name string, limit int, held UnitClaim) []Work {
 	return f.unitWork(limit, held, func(r *JobRecord, u *Unit) bool {
 		if r.Job.State != JobVerifying || u.State != UnitDone || u.Verified || r.finisher(u) != name {
 			return false
@@ -108,14 +112,14 @@ func (f *FSM) VerifyWork(name string, limit int, held Claim) []Work {
 	})
 }
 
-func (f *FSM) unitWork(limit int, held Claim, want func(*JobRecord, *Unit) bool) []Work {
+func (f *FSM) unitWork(limit int, held UnitClaim, want func(*JobRecord, *Unit) bool) []Work {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	var out []Work
 	for _, r := range f.sortedJobs() {
 		for i := range r.Units {
 			u := &r.Units[i]
-			if !want(r, u) || (held != nil && held(r.Job.ID, u.ID)) {
+			if !want(r, u) || (held != nil && held(r.Job.ID, u)) {
 				continue
 			}
 			w := Work{Job: r.Job.clone(), Unit: *u}
