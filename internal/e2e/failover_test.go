@@ -13,25 +13,24 @@ import (
 	"github.com/leptonmesh/lepton/internal/testtree"
 )
 
-// TestReceiverCrashOnASharedVolume kills one of two receivers of a shared
-// target volume mid-transfer: the survivor takes over its units, its
-// files and its verification, and the tree arrives whole.
-func TestReceiverCrashOnASharedVolume(t *testing.T) {
+// sharedMesh starts src-1, src-2 (sharing the source volume) and tgt-1,
+// tgt-2 (sharing the target volume) over a mixed tree of size bytes.
+func sharedMesh(t *testing.T, size int64) (*testcluster.Cluster, string, string) {
+	t.Helper()
 	c := testcluster.New(t)
 	src, dst := filepath.Join(c.Dir, "src"), filepath.Join(c.Dir, "dst")
 	mkdirs(t, src, dst)
-	if err := testtree.Mixed(src, 96<<20, 17); err != nil {
+	if err := testtree.Mixed(src, size, 17); err != nil {
 		t.Fatal(err)
 	}
 	shared := func(p string) []map[string]any { return []map[string]any{{"name": "data", "path": p, "shared": true}} }
 	c.Add(testcluster.Spec{Name: "src-1", Side: "source", BootstrapExpect: 3, Volumes: shared(src)})
 	c.Add(testcluster.Spec{Name: "src-2", Side: "source", BootstrapExpect: 3, Volumes: shared(src)})
 	c.Add(testcluster.Spec{Name: "tgt-1", Side: "target", BootstrapExpect: 3, Volumes: shared(dst)})
-	victim := c.Add(testcluster.Spec{Name: "tgt-2", Side: "target", Volumes: shared(dst)})
+	c.Add(testcluster.Spec{Name: "tgt-2", Side: "target", Volumes: shared(dst)})
 	c.WaitForLeader(30 * time.Second)
-	s := c.Agent("src-1")
 	c.WaitFor(30*time.Second, "tgt-2 in raft", func() string {
-		ms, err := c.MemberStatus(s)
+		ms, err := c.MemberStatus(c.Agent("src-1"))
 		if err != nil {
 			return err.Error()
 		}
@@ -40,13 +39,16 @@ func TestReceiverCrashOnASharedVolume(t *testing.T) {
 		}
 		return ""
 	})
-	sp := spec("crash", "data", "data")
-	sp.ChunkSize = 1 << 20
-	id := submit(t, s, sp)
+	return c, src, dst
+}
+
+// underWay waits until a job has written some but not all of its bytes.
+func underWay(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent, id string) api.Job {
+	t.Helper()
 	var at api.Job
 	c.WaitFor(60*time.Second, "the transfer to be under way", func() string {
 		var err error
-		if at, err = s.Client().Job(context.Background(), id); err != nil {
+		if at, err = a.Client().Job(context.Background(), id); err != nil {
 			return err.Error()
 		}
 		if at.BytesDone == 0 {
@@ -54,10 +56,50 @@ func TestReceiverCrashOnASharedVolume(t *testing.T) {
 		}
 		return ""
 	})
-	victim.Kill()
 	if at.BytesDone >= at.BytesTotal {
-		t.Fatalf("the job had moved everything (%d bytes) before the receiver was killed; make the tree bigger", at.BytesDone)
+		t.Fatalf("the job had moved everything (%d bytes) before the fault; make the tree bigger", at.BytesDone)
 	}
+	return at
+}
+
+// TestLeaderCrashMidJob kills the Raft leader with the transfer under
+// way: a new leader resumes from the committed plan and the job finishes
+// verified, byte-identical.
+func TestLeaderCrashMidJob(t *testing.T) {
+	c, src, dst := sharedMesh(t, 96<<20)
+	leader := c.WaitForLeader(10 * time.Second)
+	var other *testcluster.Agent
+	for _, a := range c.Agents() {
+		if a.Spec.Name != leader {
+			other = a
+		}
+	}
+	sp := spec("leader-crash", "data", "data")
+	sp.ChunkSize = 1 << 20
+	id := submit(t, other, sp)
+	at := underWay(t, c, other, id)
+	c.Agent(leader).Kill()
+	t.Logf("killed the leader %s with %d of %d bytes written", leader, at.BytesDone, at.BytesTotal)
+	j := waitJob(t, c, other, id, 120*time.Second)
+	if j.State != api.JobDone || j.UnitsVerified != j.UnitsDone {
+		t.Fatalf("job ended %s (%d/%d units verified): %s", j.State, j.UnitsVerified, j.UnitsDone, j.Reason)
+	}
+	if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
+		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+// TestReceiverCrashOnASharedVolume kills one of two receivers of a shared
+// target volume mid-transfer: the survivor takes over its units, its
+// files and its verification, and the tree arrives whole.
+func TestReceiverCrashOnASharedVolume(t *testing.T) {
+	c, src, dst := sharedMesh(t, 96<<20)
+	s := c.Agent("src-1")
+	sp := spec("crash", "data", "data")
+	sp.ChunkSize = 1 << 20
+	id := submit(t, s, sp)
+	at := underWay(t, c, s, id)
+	c.Agent("tgt-2").Kill()
 	t.Logf("killed tgt-2 with %d of %d bytes written", at.BytesDone, at.BytesTotal)
 	j := waitJob(t, c, s, id, 120*time.Second)
 	if j.State != api.JobDone {
