@@ -34,7 +34,7 @@ lint: ## Check formatting (gofmt), go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-demo: build ## Start a local five-agent mesh, kill its leader, watch it fail over
+demo: build ## Migrate a 512 MiB tree across a local mesh, verify it, then kill the leader
 	LEPTON_BIN_DIR=$(CURDIR)/bin $(GO) run ./internal/demo
 
 bench-failover: ## Measure leader failover time (10 kill -9 rounds)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leptonmesh/lepton/internal/jobspec"
 	"github.com/leptonmesh/lepton/internal/plan"
 )
 
@@ -45,7 +46,11 @@ func (a *Agent) scheduleJob(j plan.Job) {
 	if j.State != plan.JobRunning && j.State != plan.JobScanning {
 		return
 	}
-	senders, receivers := a.alive(j.Sources), a.alive(j.Targets)
+	// A shared volume may have gained agents since the job was submitted
+	// (registered late, or added to scale out): take them in.
+	sources, targets := a.sharedHolders(j.Spec.Source, "source", j.Sources), a.sharedHolders(j.Spec.Target, "target", j.Targets)
+	grown := !slices.Equal(sources, j.Sources) || !slices.Equal(targets, j.Targets)
+	senders, receivers := a.alive(sources), a.alive(targets)
 	switch {
 	case len(senders) == 0:
 		a.note(j, fmt.Sprintf("waiting: no live source agent holds volume %s (%s down)", j.Spec.Source.Volume, strings.Join(j.Sources, ", ")))
@@ -54,10 +59,13 @@ func (a *Agent) scheduleJob(j plan.Job) {
 		a.note(j, fmt.Sprintf("waiting: no live target agent holds volume %s (%s down)", j.Spec.Target.Volume, strings.Join(j.Targets, ", ")))
 		return
 	}
-	if j.State == plan.JobRunning && slices.Equal(senders, j.Senders) && slices.Equal(receivers, j.Receivers) {
+	if j.State == plan.JobRunning && !grown && slices.Equal(senders, j.Senders) && slices.Equal(receivers, j.Receivers) {
 		return
 	}
 	c := plan.Assign{ID: j.ID, Senders: senders, Receivers: receivers, Time: time.Now().UnixNano()}
+	if grown {
+		c.Sources, c.Targets = sources, targets
+	}
 	if err := a.apply(plan.CmdAssign, c); err != nil {
 		a.log.Warn("assign units", "job", j.ID, "err", err)
 		return
@@ -93,4 +101,22 @@ func (a *Agent) note(j plan.Job, reason string) {
 	if err := a.apply(plan.CmdNote, plan.Note{ID: j.ID, Reason: reason, Time: time.Now().UnixNano()}); err != nil {
 		a.log.Warn("note why a job waits", "job", j.ID, "err", err)
 	}
+}
+
+// sharedHolders returns the agents now holding a job's shared volume (a
+// superset of have), or have itself for a local volume.
+func (a *Agent) sharedHolders(ep jobspec.Endpoint, side string, have []string) []string {
+	if ep.Agent != "" {
+		return have
+	}
+	now, err := holders(a.cluster.FSM().Nodes(), side, ep)
+	if err != nil || len(now) <= len(have) {
+		return have
+	}
+	for _, h := range have {
+		if !slices.Contains(now, h) {
+			return have // not a superset: leave the job's agents alone
+		}
+	}
+	return now
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/leptonmesh/lepton/internal/api"
 	"github.com/leptonmesh/lepton/internal/pki"
+	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/transport"
 )
 
@@ -92,6 +93,7 @@ func (m *testMesh) start(name string, server bool, expect int, tune func(*Config
 		DataDir: dir, GossipBind: "127.0.0.1", GossipPort: port, AdvertiseAddr: "127.0.0.1",
 		QUICAddr: ep.Addr().String(), APIAddr: "127.0.0.1:1", GossipKey: m.key, GossipProfile: "lan",
 		Join: append([]string(nil), m.seeds...), PromoteAfter: 200 * time.Millisecond,
+		Labels: map[string]string{"node": name}, Volumes: []plan.Volume{{Name: "v-" + name, Path: "/srv/" + name}},
 		Network: rpcAdapter{ep}, Logger: log,
 	}
 	if tune != nil {
@@ -162,6 +164,18 @@ func TestInProcessMeshPromotesForcesOutAndReaps(t *testing.T) {
 			}
 			return ""
 		})
+	}
+	// Every agent's registry record is its own (labels and volumes), on
+	// every replica: the leader must not mix records up.
+	for name, c := range m.nodes {
+		if c.self.Labels["node"] != name || c.self.Volumes[0].Name != "v-"+name {
+			t.Errorf("%s's own description changed: %v %v", name, c.self.Labels, c.self.Volumes)
+		}
+		for _, n := range c.FSM().Nodes() {
+			if n.Labels["node"] != n.Name || len(n.Volumes) != 1 || n.Volumes[0].Name != "v-"+n.Name {
+				t.Errorf("%s's replica holds a wrong record for %s: labels %v volumes %v", name, n.Name, n.Labels, n.Volumes)
+			}
+		}
 	}
 	if id := m.nodes["f"].FSM().ClusterID(); id == "" {
 		t.Error("cluster id was not replicated to the non-voter")

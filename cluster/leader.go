@@ -201,8 +201,9 @@ func (c *Cluster) refreshRecord(ctx context.Context, m member) {
 	if ok && !rec.Left && rec.InfoHash == m.Meta.InfoHash {
 		return
 	}
-	info := c.self
+	info := c.self.Clone()
 	if m.Name != c.cfg.NodeName {
+		info = plan.Node{} // decode into a fresh record: never into c.self's maps and slices
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := c.cfg.Network.Call(cctx, m.Meta.QUICAddr, m.Name, rpcNodeInfo, struct{}{}, &info)
 		cancel()

@@ -63,10 +63,16 @@ func newRaft(cfg *Config, fsm *plan.FSM, notify chan bool, resolve func(string) 
 		wal.Close()
 		return nil, fmt.Errorf("quic address %q: %w", cfg.QUICAddr, err)
 	}
+	// The I/O timeout bounds how long a leader waits on a dead peer (and
+	// how long its shutdown can take); raft scales it up for snapshots.
+	ioTimeout := 4 * time.Second
+	if cfg.GossipProfile == "wan" {
+		ioTimeout = 10 * time.Second
+	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  cfg.Network.RaftLayer(advertise, resolve),
 		MaxPool: 3,
-		Timeout: 10 * time.Second,
+		Timeout: ioTimeout,
 		Logger:  hlog,
 	})
 	rc := raft.DefaultConfig()

@@ -147,6 +147,12 @@ func (r *JobRecord) assign(c Assign) error {
 		}
 	}
 	r.Job.Senders, r.Job.Receivers, r.Job.Updated = c.Senders, c.Receivers, c.Time
+	if len(c.Sources) > 0 {
+		r.Job.Sources = c.Sources
+	}
+	if len(c.Targets) > 0 {
+		r.Job.Targets = c.Targets
+	}
 	if r.Job.State == JobScanning && r.Job.Scanned {
 		r.Job.State = JobRunning
 	}

@@ -66,7 +66,11 @@ type Assign struct {
 	ID        string   `json:"id"`
 	Senders   []string `json:"senders"`
 	Receivers []string `json:"receivers"`
-	Time      int64    `json:"time"`
+	// Sources and Targets, when set, replace the job's agents: a shared
+	// volume gained an agent (registered late, or added mid-job).
+	Sources []string `json:"sources,omitempty"`
+	Targets []string `json:"targets,omitempty"`
+	Time    int64    `json:"time"`
 }
 
 // Progress is the payload of CmdProgress: a batch of agent reports.
