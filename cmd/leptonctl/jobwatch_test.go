@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -136,6 +137,15 @@ func TestIsTerminal(t *testing.T) {
 	}
 	defer ptmx.Close()
 	t.Setenv("TERM", "xterm-256color")
+	if err := unix.IoctlSetWinsize(int(ptmx.Fd()), unix.TIOCSWINSZ, &unix.Winsize{}); err != nil {
+		t.Skipf("cannot size the pseudo-terminal: %v", err)
+	}
+	if isTerminal(ptmx) {
+		t.Error("a terminal of no size gets bars it cannot draw")
+	}
+	if err := unix.IoctlSetWinsize(int(ptmx.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80}); err != nil {
+		t.Fatal(err)
+	}
 	if !isTerminal(ptmx) {
 		t.Error("a pseudo-terminal is not a terminal")
 	}
