@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/leptonmesh/lepton/internal/plan"
@@ -14,6 +15,9 @@ const (
 	manifestBatchEntries = 2000
 	manifestBatchBytes   = 512 << 10
 )
+
+// errScanStopped ends a walk whose job ended or moved to another scanner.
+var errScanStopped = errors.New("scan stopped")
 
 // scan walks a job's source tree and sends the manifest to the leader in
 // batches. Batch boundaries are deterministic (the walk is in lexical
@@ -31,6 +35,9 @@ func (m *mover) scan(ctx context.Context, j plan.Job) {
 	var batch []volume.Entry
 	size, seq := 0, 0
 	flush := func(final bool) error {
+		if cur, ok := m.fsm.Job(j.ID); !ok || cur.State.Ended() || cur.Scanner != m.name {
+			return errScanStopped
+		}
 		if seq >= skip {
 			if err := m.sendManifest(ctx, plan.Manifest{ID: j.ID, Seq: seq, Entries: batch, Final: final}); err != nil {
 				return err
@@ -53,6 +60,10 @@ func (m *mover) scan(ctx context.Context, j plan.Job) {
 	})
 	if err == nil {
 		err = flush(true)
+	}
+	if errors.Is(err, errScanStopped) {
+		log.Info("scan stopped: the job ended or another agent scans it now")
+		return
 	}
 	if err != nil {
 		if ctx.Err() == nil {

@@ -29,7 +29,8 @@ type job struct {
 	Size     size           `yaml:"size"`
 	Internal string         `yaml:"-"`
 	Untagged string
-	hidden   string `yaml:"hidden"` //nolint:unused // an unexported field is no key
+	//lint:ignore U1000 an unexported field is no key; it is here to be passed over
+	hidden string `yaml:"hidden"`
 }
 
 // size decodes itself and takes only "small" or "large".
