@@ -60,6 +60,7 @@ func (a *Agent) routes() http.Handler {
 		_, _ = w.Write(api.OpenAPI)
 	})
 	a.jobRoutes(mux)
+	a.drillRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metricsRegistry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("no such endpoint: "+r.Method+" "+r.URL.Path+"; see /v1/openapi.json"))

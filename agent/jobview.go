@@ -20,7 +20,7 @@ func jobStatus(j plan.Job) api.Job {
 		FilesTotal: s.FilesTotal, FilesDone: s.FilesDone, FilesFailed: s.FilesFailed, FilesSkipped: s.FilesSkipped,
 		BytesTotal: s.BytesTotal, BytesDone: s.BytesDone, WireBytes: s.WireBytes,
 		UnitsTotal: s.UnitsTotal, UnitsDone: s.UnitsDone, UnitsVerified: s.UnitsVerified,
-		Retries: s.Retries, Errors: s.Errors, Pairs: []api.JobPair{},
+		Retries: s.Retries, Errors: s.Errors, BytesResent: s.BytesResent, Pairs: []api.JobPair{},
 		Created: time.Unix(0, j.Created).UTC(), Updated: time.Unix(0, j.Updated).UTC(),
 	}
 	if j.Ended != 0 {

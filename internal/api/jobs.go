@@ -58,6 +58,7 @@ type Job struct {
 	UnitsVerified int64       `json:"units_verified"`
 	Retries       int64       `json:"retries"`
 	Errors        int64       `json:"errors"`
+	BytesResent   int64       `json:"bytes_resent"`
 	Pairs         []JobPair   `json:"pairs"`
 	Created       time.Time   `json:"created"`
 	Updated       time.Time   `json:"updated"`

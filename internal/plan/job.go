@@ -69,6 +69,9 @@ type JobStats struct {
 	UnitsVerified int64 `json:"units_verified"`
 	Retries       int64 `json:"retries"`
 	Errors        int64 `json:"errors"`
+	// BytesResent counts bytes that crossed the wire more than once: units
+	// written again (a lost report or ack) and failed attempts.
+	BytesResent int64 `json:"bytes_resent"`
 }
 
 // PairStats count what one sender moved to one receiver.

@@ -195,8 +195,12 @@ func (r *JobRecord) progress(c Progress) {
 	j := &r.Job
 	for _, d := range c.Done {
 		u := r.unit(d.Unit)
-		if u == nil || u.State != UnitPending {
-			continue // a duplicate: the unit was already written or given up
+		if u == nil {
+			continue
+		}
+		if u.State != UnitPending {
+			j.Stats.BytesResent += u.Bytes // a duplicate: written again after a lost report or ack
+			continue
 		}
 		u.State, u.Hash = UnitDone, d.Hash
 		j.Stats.UnitsDone++
@@ -229,6 +233,7 @@ func (r *JobRecord) progress(c Progress) {
 		}
 		u.Attempts++
 		j.Stats.Retries++
+		j.Stats.BytesResent += u.Bytes
 		for _, part := range u.Parts {
 			r.Files[part.File].Retries++
 		}
