@@ -112,3 +112,57 @@ func TestReceiverCrashOnASharedVolume(t *testing.T) {
 		t.Errorf("verified %d of %d units", j.UnitsVerified, j.UnitsDone)
 	}
 }
+
+// TestSenderCrashOnASharedVolume kills one of two senders of a shared
+// source volume mid-transfer: once gossip declares it failed the survivor
+// takes its units and the job finishes. Restarted, the agent rejoins and
+// gets work again in the next job.
+func TestSenderCrashOnASharedVolume(t *testing.T) {
+	c, src, dst := sharedMesh(t, 96<<20)
+	leader := c.WaitForLeader(10 * time.Second)
+	victim := "src-2"
+	if leader == victim {
+		victim = "src-1"
+	}
+	obs := c.Agent("tgt-2")
+	sp := spec("sender-crash", "data", "data")
+	sp.ChunkSize = 1 << 20
+	id := submit(t, obs, sp)
+	at := underWay(t, c, obs, id)
+	c.Agent(victim).Kill()
+	t.Logf("killed %s with %d of %d bytes written", victim, at.BytesDone, at.BytesTotal)
+	j := waitJob(t, c, obs, id, 120*time.Second)
+	if j.State != api.JobDone || j.UnitsVerified != j.UnitsDone {
+		t.Fatalf("job ended %s (%d/%d verified): %s", j.State, j.UnitsVerified, j.UnitsDone, j.Reason)
+	}
+	if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
+		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
+	}
+	if share := float64(j.BytesResent) / float64(j.BytesTotal); share > 0.25 {
+		t.Errorf("%.0f%% of the job was sent again", share*100)
+	}
+
+	// Back again, the agent rejoins and sends its share of a new job.
+	c.Agent(victim).Start()
+	c.WaitFor(30*time.Second, victim+" alive again", func() string {
+		ms, err := c.MemberStatus(obs)
+		if err != nil {
+			return err.Error()
+		}
+		if ms[victim].Status != api.StatusAlive {
+			return testcluster.Describe(ms)
+		}
+		return ""
+	})
+	again := spec("sender-back", "data", "data")
+	again.ChunkSize = 1 << 20
+	again.Target.Path = "second-copy"
+	j = waitJob(t, c, obs, submit(t, obs, again), 120*time.Second)
+	sent := false
+	for _, p := range j.Pairs {
+		sent = sent || p.Sender == victim
+	}
+	if j.State != api.JobDone || !sent {
+		t.Errorf("second job: %s, pairs %+v; want done with %s sending", j.State, j.Pairs, victim)
+	}
+}
