@@ -53,6 +53,7 @@ type mover struct {
 	held    map[unitRef]hold     // units being sent, or acked and awaiting commit
 	busy    map[string]time.Time // scans, leads and finalizes running, or done and awaiting commit, until the time
 	cleaned map[string]bool
+	sent    map[unitRef]sentUnit // acked units, for probing after a lost report
 	pool    *streamPool
 }
 
@@ -75,7 +76,7 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
 		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 4*finalWorkers),
 		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
-		held: map[unitRef]hold{}, busy: map[string]time.Time{}, cleaned: map[string]bool{},
+		held: map[unitRef]hold{}, busy: map[string]time.Time{}, cleaned: map[string]bool{}, sent: map[unitRef]sentUnit{},
 		metrics: newMoverMetrics(),
 	}
 	m.reports = newReporter(a, m.log)
@@ -244,17 +245,25 @@ func (m *mover) isHeld(job string, u *plan.Unit) bool {
 	return ok
 }
 
-// cleanEnded removes the temp area of ended jobs from this agent's target volumes.
+// cleanEnded forgets, once per ended job, what this agent remembered of
+// it, and removes its temp area from this agent's target volume.
 func (m *mover) cleanEnded() {
 	for _, j := range m.fsm.Jobs() {
-		if !j.State.Ended() || !contains(j.Targets, m.name) {
+		if !j.State.Ended() {
 			continue
 		}
 		m.mu.Lock()
 		done := m.cleaned[j.ID]
 		m.cleaned[j.ID] = true
+		if !done {
+			for ref := range m.sent {
+				if ref.job == j.ID {
+					delete(m.sent, ref)
+				}
+			}
+		}
 		m.mu.Unlock()
-		if done {
+		if done || !contains(j.Targets, m.name) {
 			continue
 		}
 		if v := m.volumes[j.Spec.Target.Volume]; v != nil {

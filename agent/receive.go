@@ -88,6 +88,9 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	if err := matchPlan(unit, h); err != nil {
 		return refuse(attempt, "%v", err)
 	}
+	if h.Comp == transport.CompressProbe {
+		return m.answerProbe(peer, job, h, files)
+	}
 	data, err := h.Unpack(m.codec, (*raw)[:0], payload) // decompresses (bounded) and checks the hash
 	if err != nil {
 		return refuse(attempt, "damaged on the way: %v", err)
@@ -186,6 +189,47 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHea
 		}
 		if err != nil {
 			return 0, err
+		}
+	}
+	return d.Sum64(), nil
+}
+
+// answerProbe tells a sender whether this agent already holds a unit it
+// wrote before (its report was lost: the agent restarted, or the leader
+// changed before committing it). The temp files are re-read and hashed; on
+// a match the unit is reported written again and not sent again.
+func (m *mover) answerProbe(peer string, job plan.Job, h *transport.ChunkHeader, files []plan.File) *transport.ChunkAck {
+	ack := &transport.ChunkAck{Unit: h.Unit, Attempt: h.Attempt}
+	v, err := m.volume(job.Spec.Target.Volume)
+	if err == nil {
+		var sum uint64
+		if sum, err = hashTemp(v, job.ID, h.Files); err == nil && sum == h.Hash {
+			m.metrics.ok.Inc()
+			m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Hash: sum, Sender: peer, Receiver: m.name})
+			ack.OK = true
+			return ack
+		}
+	}
+	ack.Retry, ack.Error = true, "not held here: send the data"
+	return ack
+}
+
+// hashTemp hashes the bytes of parts as they stand in their temp files.
+func hashTemp(v *volume.Volume, job string, parts []transport.FilePart) (uint64, error) {
+	d := xxhash.New()
+	buf := make([]byte, 256<<10)
+	for _, p := range parts {
+		f, err := v.OpenRead(volume.TempRel(job, p.File))
+		if err != nil {
+			return 0, err
+		}
+		n, err := io.CopyBuffer(d, io.NewSectionReader(f, p.Off, p.Len), buf)
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
+		if n != p.Len {
+			return 0, io.ErrUnexpectedEOF
 		}
 	}
 	return d.Sum64(), nil

@@ -112,3 +112,27 @@ func TestReceiverRefusesHostileOrConfusedPeers(t *testing.T) {
 		})
 	}
 }
+
+func TestAProbeFindsAUnitWrittenBeforeALostReport(t *testing.T) {
+	m, _, _ := receiverUnderTest(t)
+	var raw []byte
+	h, payload := chunk("j-1", 0, []byte("0123456789"))
+	if ack := m.accept("src-1", h, payload, &raw); !ack.OK {
+		t.Fatalf("write: %+v", ack)
+	}
+	// The receiver's report is lost (say it restarted): the sender asks
+	// with a probe instead of sending the bytes again.
+	m.reports = newReporter(nil, m.log)
+	probe := *h
+	probe.Comp, probe.WireLen = transport.CompressProbe, 0
+	if ack := m.accept("src-1", &probe, nil, &raw); !ack.OK {
+		t.Fatalf("probe of a unit held: %+v", ack)
+	}
+	if got := count(m.reports.pending["j-1"]); got != 1 {
+		t.Errorf("the probe re-reported %d units, want 1", got)
+	}
+	probe.Hash ^= 1
+	if ack := m.accept("src-1", &probe, nil, &raw); ack.OK || !ack.Retry {
+		t.Errorf("probe with another hash: %+v; want a request for the data", ack)
+	}
+}

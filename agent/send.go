@@ -69,6 +69,9 @@ func (m *mover) sendLoop(ctx context.Context) {
 // receiver's acknowledgement that it is durable.
 func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 	log := m.log.With("job", w.Job.ID, "unit", w.Unit.ID, "receiver", w.Unit.Receiver)
+	if m.probe(ctx, w) {
+		return
+	}
 	h, raw, err := m.readUnit(w, bufs)
 	if err != nil {
 		m.release(w.Job.ID, w.Unit.ID)
@@ -94,6 +97,7 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
 	case ack.OK:
 		m.metrics.sent.Add(float64(len(payload)))
+		m.remember(w, h)
 		m.holdFor(w.Job.ID, w.Unit.ID, w.Unit.Receiver, ackedHold) // the receiver reports it; do not resend meanwhile
 	case ack.NoSpace:
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff) // the job is being paused
@@ -253,4 +257,64 @@ func statEntry(f *os.File, want volume.Entry) (volume.Entry, error) {
 	e := want
 	e.Size, e.MtimeNs = fi.Size(), fi.ModTime().UnixNano()
 	return e, nil
+}
+
+// maxRemembered bounds the acked units a sender remembers for probing.
+const maxRemembered = 100_000
+
+// sentUnit is what a sender remembers of a unit a receiver acked: enough
+// to ask later, without reading or sending the data, whether it still
+// holds it.
+type sentUnit struct {
+	receiver string
+	header   transport.ChunkHeader
+}
+
+// remember keeps an acked unit's header (dense units only: the probe
+// hashes the logical bytes, which for a sparse unit differ from the raw).
+func (m *mover) remember(w plan.Work, h *transport.ChunkHeader) {
+	for _, p := range h.Files {
+		if p.Segments != nil {
+			return
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.sent) >= maxRemembered {
+		clear(m.sent)
+	}
+	m.sent[unitRef{w.Job.ID, w.Unit.ID}] = sentUnit{receiver: w.Unit.Receiver, header: *h}
+}
+
+// probe asks the receiver whether it already holds a unit it acked before
+// and the plan still shows pending (its report was lost). It reports
+// whether the unit needs no sending.
+func (m *mover) probe(ctx context.Context, w plan.Work) bool {
+	m.mu.Lock()
+	prev, ok := m.sent[unitRef{w.Job.ID, w.Unit.ID}]
+	m.mu.Unlock()
+	if !ok || prev.receiver != w.Unit.Receiver || !samePlan(w.Unit.Parts, prev.header.Files) {
+		return false
+	}
+	h := prev.header
+	h.Comp, h.WireLen, h.Attempt = transport.CompressProbe, 0, uint32(w.Unit.Attempts)
+	ack, err := m.deliver(ctx, w.Unit.Receiver, &h, nil)
+	if err != nil || !ack.OK {
+		return false
+	}
+	m.holdFor(w.Job.ID, w.Unit.ID, w.Unit.Receiver, ackedHold)
+	m.log.Info("receiver still held a unit whose report was lost; not sent again", "job", w.Job.ID, "unit", w.Unit.ID, "receiver", w.Unit.Receiver)
+	return true
+}
+
+func samePlan(parts []plan.Part, files []transport.FilePart) bool {
+	if len(parts) != len(files) {
+		return false
+	}
+	for i, p := range parts {
+		if files[i].File != p.File || files[i].Off != p.Off || files[i].Len != p.Len {
+			return false
+		}
+	}
+	return true
 }

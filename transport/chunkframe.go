@@ -294,6 +294,10 @@ func (h *ChunkHeader) check(maxRaw int) error {
 		if h.WireLen != h.RawLen {
 			return fmt.Errorf("chunk %s/%d: uncompressed, but %d bytes on the wire for %d raw: %w", h.Job, h.Unit, h.WireLen, h.RawLen, ErrBadFrame)
 		}
+	case CompressProbe:
+		if h.WireLen != 0 {
+			return fmt.Errorf("chunk %s/%d: a probe with %d payload bytes: %w", h.Job, h.Unit, h.WireLen, ErrBadFrame)
+		}
 	case CompressZstd:
 		if int64(h.WireLen) > int64(MaxWireLen(int(h.RawLen))) {
 			return fmt.Errorf("chunk %s/%d: %d bytes on the wire for %d raw, limit %d: %w", h.Job, h.Unit, h.WireLen, h.RawLen, MaxWireLen(int(h.RawLen)), ErrFrameTooLarge)

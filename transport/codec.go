@@ -21,6 +21,11 @@ type Compression uint8
 const (
 	CompressNone Compression = 0 // the payload is the raw bytes
 	CompressZstd Compression = 1 // the payload is one zstd frame
+	// CompressProbe carries no payload: the sender asks whether the
+	// receiver already holds the chunk's bytes (Hash is the xxhash64 of
+	// them). A receiver that does acks OK; one that does not asks for the
+	// data with Retry. It spares a resend after a lost report.
+	CompressProbe Compression = 2
 )
 
 // String names the compression for logs and metrics: "none", "zstd" or
@@ -31,6 +36,8 @@ func (c Compression) String() string {
 		return "none"
 	case CompressZstd:
 		return "zstd"
+	case CompressProbe:
+		return "probe"
 	}
 	return fmt.Sprintf("compression(%d)", uint8(c))
 }
