@@ -75,8 +75,8 @@ func (v *Volume) RemoveJobTemp(job string) error {
 		return fmt.Errorf("remove temp files of job %s in volume %s: %w", job, v.path, err)
 	}
 	for _, d := range []string{linkStage, tmpRoot, tempDir} {
-		if err := v.root.Remove(d); err != nil {
-			break // not empty (another job), or already gone
+		if err := v.root.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			break // not empty: another job's, or a link being made
 		}
 	}
 	return nil

@@ -207,3 +207,23 @@ func TestNoSpaceIsRecognisable(t *testing.T) {
 		t.Fatalf("writing past a full disk: %v", err)
 	}
 }
+
+func TestRemoveJobTempLeavesNoLeptonDirWithoutLinks(t *testing.T) {
+	dir := t.TempDir()
+	v, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	f, err := v.OpenTemp("j-1", 0, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := v.RemoveJobTemp("j-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".lepton")); !os.IsNotExist(err) {
+		t.Errorf(".lepton left behind after the only job's temp files were removed: %v", err)
+	}
+}
