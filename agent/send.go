@@ -92,13 +92,11 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 	ack, err := m.deliver(ctx, w.Unit.Receiver, h, payload)
 	switch {
 	case err != nil:
-		// A receiver that died is not the unit's fault: gossip will mark it
-		// failed and the leader re-assigns. Against a live receiver the
-		// attempt counts, so a unit cannot be stuck without a reason.
+		// The network or the receiver failed, not the unit: it is not an
+		// attempt against the unit's files. A receiver that died is marked
+		// failed by gossip and its units re-assigned; one that stays
+		// unreachable shows in this warning and in the QUIC metrics.
 		log.Warn("send chunk", "err", err)
-		if len(m.a.alive([]string{w.Unit.Receiver})) > 0 {
-			m.reports.failed(w.Job.ID, plan.UnitFail{Unit: w.Unit.ID, Reason: fmt.Sprintf("send to %s: %v", w.Unit.Receiver, err)})
-		}
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
 	case ack.OK:
 		m.metrics.sent.Add(float64(len(payload)))

@@ -61,6 +61,7 @@ to the Raft leader) and makes the gossip key and TLS certificates a cluster need
 		newRaftCmd(g),
 		newForceLeaveCmd(g),
 		newJobCmd(g),
+		newDrillCmd(g),
 		newVersionCmd(g),
 		newKeygenCmd(g),
 		newTLSCmd(g),
@@ -71,7 +72,17 @@ to the Raft leader) and makes the gossip key and TLS certificates a cluster need
 // client returns an API client for the agent named by --addr or LEPTON_ADDR
 // (the flag wins), authenticated by --token or LEPTON_TOKEN.
 func (g *globals) client() (*api.Client, error) {
-	addr, token := g.addr, g.token
+	if g.timeout <= 0 {
+		return nil, usageErrorf("--timeout must be positive, got %s", g.timeout)
+	}
+	addr, _ := g.endpoint()
+	return g.clientAt(addr, g.timeout)
+}
+
+// endpoint returns the agent address and API token in force: the flags, or
+// LEPTON_ADDR and LEPTON_TOKEN where the flags were not given.
+func (g *globals) endpoint() (addr, token string) {
+	addr, token = g.addr, g.token
 	flags := g.root.PersistentFlags()
 	if v := os.Getenv(envAddr); v != "" && !flags.Changed("addr") {
 		addr = v
@@ -79,10 +90,14 @@ func (g *globals) client() (*api.Client, error) {
 	if v := os.Getenv(envToken); v != "" && !flags.Changed("token") {
 		token = v
 	}
-	if g.timeout <= 0 {
-		return nil, usageErrorf("--timeout must be positive, got %s", g.timeout)
-	}
-	c, err := api.NewClient(addr, token, api.WithTimeout(g.timeout))
+	return addr, token
+}
+
+// clientAt returns a client for the agent at addr, with the token in force
+// and each request bounded by timeout; drill uses it to reach other agents.
+func (g *globals) clientAt(addr string, timeout time.Duration) (*api.Client, error) {
+	_, token := g.endpoint()
+	c, err := api.NewClient(addr, token, api.WithTimeout(timeout))
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -33,6 +33,9 @@ var schemaTypes = map[string]reflect.Type{
 	"FileReport":       reflect.TypeFor[api.FileReport](),
 	"JobReport":        reflect.TypeFor[api.JobReport](),
 	"JobSpec":          reflect.TypeFor[jobspec.Spec](),
+	"DrillCrash":       reflect.TypeFor[api.DrillCrash](),
+	"DrillCrashResult": reflect.TypeFor[api.DrillCrashResult](),
+	"LeaderTransfer":   reflect.TypeFor[api.LeaderTransfer](),
 }
 
 // sameShapes are Go types described by a schema of another type with the
@@ -70,11 +73,14 @@ var routes = []struct {
 	{"post", "/v1/jobs/{id}/resume", "Job", false, ""},
 	{"post", "/v1/jobs/{id}/cancel", "Job", false, ""},
 	{"get", "/v1/jobs/{id}/report", "JobReport", false, ""},
+	{"post", "/v1/drill/crash", "DrillCrashResult", false, "202"},
+	{"post", "/v1/drill/transfer-leader", "LeaderTransfer", false, ""},
 }
 
 // requestBodies names the schema of each route that takes a body.
 var requestBodies = map[string]string{
-	"post /v1/jobs": "JobSpec",
+	"post /v1/jobs":        "JobSpec",
+	"post /v1/drill/crash": "DrillCrash",
 }
 
 type schema struct {
@@ -231,7 +237,7 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 }
 
 // TestOpenAPISchemasMatchGoTypes keeps the document from drifting from
-// types.go and jobs.go: property names are the json tags, required lists the
+// types.go, jobs.go and drill.go: property names are the json tags, required lists the
 // fields without omitempty (for a request, the keys it cannot do without),
 // and each property's type follows the Go field's type.
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
@@ -412,10 +418,10 @@ func checkPropertyType(t *testing.T, where string, p *schema, typ reflect.Type, 
 	}
 }
 
-// TestEveryTypeHasASchema catches a type added to types.go or jobs.go
-// without a schema.
+// TestEveryTypeHasASchema catches a type added to types.go, jobs.go or
+// drill.go without a schema.
 func TestEveryTypeHasASchema(t *testing.T) {
-	for _, file := range []string{"types.go", "jobs.go"} {
+	for _, file := range []string{"types.go", "jobs.go", "drill.go"} {
 		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
 		if err != nil {
 			t.Fatal(err)
@@ -432,5 +438,24 @@ func TestEveryTypeHasASchema(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestOpenAPIDrillsDocumentRefusal keeps the drill routes telling clients
+// that they may be refused (403: no token, or drills off on the agent).
+func TestOpenAPIDrillsDocumentRefusal(t *testing.T) {
+	doc := loadDocument(t)
+	for _, path := range []string{"/v1/drill/crash", "/v1/drill/transfer-leader"} {
+		op, ok := doc.Paths[path]["post"]
+		if !ok {
+			t.Errorf("POST %s missing", path)
+			continue
+		}
+		if _, ok := op.Responses["403"]; !ok {
+			t.Errorf("POST %s does not document 403", path)
+		}
+	}
+	if _, ok := doc.Paths["/v1/drill/crash"]["post"].Responses["404"]; !ok {
+		t.Error("POST /v1/drill/crash does not document 404 for an unknown node")
 	}
 }

@@ -22,6 +22,9 @@ type Agent struct {
 	Spec       Spec
 	Dir        string
 	ConfigPath string
+	// IP is the address the agent binds and advertises: 127.0.0.1, or
+	// its own address inside Spec.Netns.
+	IP         string
 	GossipPort int
 	QUICPort   int
 	APIPort    int
@@ -35,17 +38,22 @@ type Agent struct {
 }
 
 // APIAddr is the agent's HTTP API address.
-func (a *Agent) APIAddr() string { return fmt.Sprintf("http://127.0.0.1:%d", a.APIPort) }
+func (a *Agent) APIAddr() string { return fmt.Sprintf("http://%s:%d", a.IP, a.APIPort) }
 
 // GossipAddr is the agent's gossip address.
-func (a *Agent) GossipAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.GossipPort) }
+func (a *Agent) GossipAddr() string { return fmt.Sprintf("%s:%d", a.IP, a.GossipPort) }
 
 // LogPath is where the agent's output goes (appended across restarts).
 func (a *Agent) LogPath() string { return filepath.Join(a.Dir, "leptond.log") }
 
-// Client returns an API client for the agent, with the cluster's token.
+// Client returns an API client for the agent, with the cluster's token; for
+// an agent in a network namespace it connects from inside that namespace.
 func (a *Agent) Client() *api.Client {
-	cl, err := api.NewClient(a.APIAddr(), a.c.Token)
+	var opts []api.Option
+	if a.Spec.Netns != nil {
+		opts = append(opts, api.WithHTTPClient(a.Spec.Netns.HTTPClient()))
+	}
+	cl, err := api.NewClient(a.APIAddr(), a.c.Token, opts...)
 	if err != nil {
 		a.c.t.Fatal(err)
 	}
@@ -67,7 +75,7 @@ func (a *Agent) Start() {
 	}
 	a.starts++
 	fmt.Fprintf(logf, "==== start %d ====\n", a.starts)
-	cmd := exec.Command(a.c.Bin.Leptond, "--config", a.ConfigPath)
+	cmd := a.command(a.c.Bin.Leptond, "--config", a.ConfigPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=")
 	if err := cmd.Start(); err != nil {
@@ -154,10 +162,19 @@ func (a *Agent) LogTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Ctl runs the leptonctl binary against this agent and returns stdout,
-// stderr and the exit code.
+// command runs a program where the agent lives: in its network namespace,
+// if it has one.
+func (a *Agent) command(name string, args ...string) *exec.Cmd {
+	if a.Spec.Netns != nil {
+		return a.Spec.Netns.Command(name, args...)
+	}
+	return exec.Command(name, args...)
+}
+
+// Ctl runs the leptonctl binary against this agent (inside its network
+// namespace, if it has one) and returns stdout, stderr and the exit code.
 func (a *Agent) Ctl(args ...string) (string, string, int) {
-	cmd := exec.Command(a.c.Bin.Leptonctl, args...)
+	cmd := a.command(a.c.Bin.Leptonctl, args...)
 	cmd.Env = append(os.Environ(), "LEPTON_ADDR="+a.APIAddr(), "LEPTON_TOKEN="+a.c.Token)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -73,6 +73,9 @@ type Spec struct {
 	Override map[string]any
 	// NoJoin starts the agent without a join list.
 	NoJoin bool
+	// Netns runs the agent inside a namespace of a Net (see Cluster.NewNet),
+	// on an address of its own there; nil runs it on 127.0.0.1.
+	Netns *Netns
 }
 
 // Add writes the agent's certificate and config and starts it.
@@ -89,8 +92,13 @@ func (c *Cluster) Prepare(spec Spec) *Agent {
 	if spec.Side == "" {
 		spec.Side = "source"
 	}
-	a := &Agent{c: c, Spec: spec, Dir: filepath.Join(c.Dir, spec.Name)}
+	a := &Agent{c: c, Spec: spec, Dir: filepath.Join(c.Dir, spec.Name), IP: "127.0.0.1"}
 	var err error
+	if spec.Netns != nil {
+		if a.IP, err = spec.Netns.addAddress(); err != nil {
+			c.t.Fatal(err)
+		}
+	}
 	for _, p := range []*int{&a.GossipPort, &a.QUICPort, &a.APIPort} {
 		if *p, err = freePort(); err != nil {
 			c.t.Fatal(err)
@@ -113,10 +121,10 @@ func (c *Cluster) Prepare(spec Spec) *Agent {
 		"node_name":        spec.Name,
 		"side":             spec.Side,
 		"data_dir":         filepath.Join(a.Dir, "data"),
-		"bind_addr":        "127.0.0.1",
-		"advertise_addr":   "127.0.0.1",
+		"bind_addr":        a.IP,
+		"advertise_addr":   a.IP,
 		"ports":            map[string]int{"gossip": a.GossipPort, "quic": a.QUICPort, "api": a.APIPort},
-		"api_bind":         "127.0.0.1",
+		"api_bind":         a.IP,
 		"api_token":        c.Token,
 		"bootstrap_expect": spec.BootstrapExpect,
 		"server":           !spec.NotServer,
