@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/leptonmesh/lepton/internal/jobspec"
@@ -113,7 +114,7 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	}
 	m.metrics.written.Add(float64(len(data)))
 	m.metrics.ok.Inc()
-	m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Hash: logical, WireBytes: int64(h.WireLen), Sender: peer, Receiver: m.name})
+	m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: logical, WireBytes: int64(h.WireLen), Sender: peer, Receiver: m.name})
 	ack.OK = true
 	return ack
 }
@@ -205,7 +206,7 @@ func (m *mover) answerProbe(peer string, job plan.Job, h *transport.ChunkHeader,
 		var sum uint64
 		if sum, err = hashTemp(v, job.ID, h.Files); err == nil && sum == h.Hash {
 			m.metrics.ok.Inc()
-			m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Hash: sum, Sender: peer, Receiver: m.name})
+			m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: sum, Sender: peer, Receiver: m.name})
 			ack.OK = true
 			return ack
 		}

@@ -17,6 +17,7 @@ import (
 const (
 	reportEvery    = 200 * time.Millisecond
 	reportMaxItems = 4096 // per Raft entry
+	reportTimeout  = 3 * time.Second
 )
 
 // reporter batches this agent's reports per job and sends them to the
@@ -131,7 +132,9 @@ func (r *reporter) flush(ctx context.Context) {
 	r.mu.Unlock()
 	for id, whole := range batch {
 		for _, p := range split(whole, reportMaxItems) {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			// Short: a leader that just died would hold the reports until
+			// the timeout; the next round finds the new one.
+			cctx, cancel := context.WithTimeout(ctx, reportTimeout)
 			err := r.a.onLeader(cctx, rpcProgress, p, nil)
 			cancel()
 			if err == nil || statusOf(err) == 404 { // delivered, or the job is gone

@@ -82,6 +82,10 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 		m.reports.failed(w.Job.ID, plan.UnitFail{Unit: w.Unit.ID, Reason: "read on " + m.name + ": " + err.Error()})
 		return
 	}
+	if !m.stillMine(w) {
+		m.release(w.Job.ID, w.Unit.ID) // re-assigned meanwhile (an agent came or went): its new sender sends it
+		return
+	}
 	policy, _ := transport.ParsePolicy(w.Job.Spec.Compression)
 	level, _ := transport.ParseLevel(w.Job.Spec.CompressionLevel)
 	payload, comp := m.codec.Encode(bufs.wire[:0], raw, policy, level)
@@ -320,4 +324,12 @@ func samePlan(parts []plan.Part, files []transport.FilePart) bool {
 		}
 	}
 	return true
+}
+
+// stillMine reports whether the plan still has this agent send a unit to
+// the same receiver: after a re-assignment, sending it too would only
+// send it twice.
+func (m *mover) stillMine(w plan.Work) bool {
+	u, _, ok := m.fsm.UnitFiles(w.Job.ID, w.Unit.ID)
+	return ok && u.State == plan.UnitPending && u.Sender == m.name && u.Receiver == w.Unit.Receiver
 }

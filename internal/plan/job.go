@@ -151,5 +151,6 @@ type Unit struct {
 	State    UnitState `json:"st,omitempty"`
 	Attempts int32     `json:"a,omitempty"`
 	Hash     uint64    `json:"h,omitempty"` // xxhash64 of the unit's logical bytes, from the sender
+	Write    uint64    `json:"w,omitempty"` // the write that counted (UnitWritten.Write)
 	Verified bool      `json:"v,omitempty"`
 }

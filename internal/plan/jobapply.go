@@ -199,10 +199,12 @@ func (r *JobRecord) progress(c Progress) {
 			continue
 		}
 		if u.State != UnitPending {
-			j.Stats.BytesResent += u.Bytes // a duplicate: written again after a lost report or ack
-			continue
+			if d.Write == 0 || d.Write != u.Write {
+				j.Stats.BytesResent += u.Bytes // written again after a lost report or ack
+			}
+			continue // a report delivered twice changes nothing
 		}
-		u.State, u.Hash = UnitDone, d.Hash
+		u.State, u.Hash, u.Write = UnitDone, d.Hash, d.Write
 		j.Stats.UnitsDone++
 		j.Stats.BytesDone += u.Bytes
 		j.Stats.WireBytes += d.WireBytes

@@ -88,7 +88,10 @@ type Progress struct {
 
 // UnitWritten says a unit is durably written on the target.
 type UnitWritten struct {
-	Unit      uint64 `json:"u"`
+	Unit uint64 `json:"u"`
+	// Write identifies this write (random per accepted chunk), so a report
+	// delivered twice is told apart from the unit written twice.
+	Write     uint64 `json:"id,omitempty"`
 	Hash      uint64 `json:"h"`
 	WireBytes int64  `json:"w"`
 	Sender    string `json:"s"`

@@ -248,3 +248,19 @@ func TestAFailedScannerIsReplaced(t *testing.T) {
 		t.Errorf("scan not handed over: s1 %d, s2 %d, next batch %d", len(a.f.ScanWork("s1")), len(a.f.ScanWork("s2")), a.f.ManifestSeq("j-2"))
 	}
 }
+
+func TestAReportDeliveredTwiceIsNotAResend(t *testing.T) {
+	a, _ := newJob(t, false)
+	w := a.f.SendWork("s1", 1, nil)[0]
+	done := UnitWritten{Unit: w.Unit.ID, Write: 7, Hash: 1, Sender: "s1", Receiver: w.Unit.Receiver}
+	a.do(CmdProgress, Progress{ID: "j-1", Done: []UnitWritten{done}})
+	a.do(CmdProgress, Progress{ID: "j-1", Done: []UnitWritten{done}}) // the leader's answer was lost
+	if j, _ := a.f.Job("j-1"); j.Stats.BytesResent != 0 || j.Stats.UnitsDone != 1 {
+		t.Errorf("a repeated report: %+v", j.Stats)
+	}
+	done.Write = 8 // the unit really was written again
+	a.do(CmdProgress, Progress{ID: "j-1", Done: []UnitWritten{done}})
+	if j, _ := a.f.Job("j-1"); j.Stats.BytesResent != w.Unit.Bytes {
+		t.Errorf("a second write: resent %d, want %d", j.Stats.BytesResent, w.Unit.Bytes)
+	}
+}
