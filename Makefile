@@ -16,7 +16,7 @@ STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test lint demo bench-failover bench-migrate clean
+.PHONY: help build test lint demo bench-failover bench-migrate bench-drill clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ bench-failover: ## Measure leader failover time (10 kill -9 rounds)
 
 bench-migrate: ## Measure a 2 GiB migration (throughput, CPU s/GiB, peak RSS); LEPTON_BENCH_SIZE to change
 	$(GO) test -run '^$$' -bench BenchmarkMigrate -benchtime 1x -timeout 30m ./bench/
+
+bench-drill: ## Kill the leader mid-job 10 times: time to a new leader, to bytes flowing again, bytes resent
+	$(GO) test -run '^$$' -bench BenchmarkLeaderKillMidJob -benchtime 10x -timeout 30m ./bench/
 
 clean: ## Remove bin/ and dist/
 	rm -rf bin/ dist/
