@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,7 +11,84 @@ import (
 
 	"github.com/leptonmesh/lepton/internal/api"
 	"github.com/leptonmesh/lepton/internal/testcluster"
+	"github.com/leptonmesh/lepton/internal/testtree"
 )
+
+// TestDrillKillLeaderDuringAJob runs `leptonctl drill kill-leader` against
+// real agents while a job runs, restarts the crashed agent once gossip
+// has noticed (as systemd would), and checks the drill's report and the job.
+func TestDrillKillLeaderDuringAJob(t *testing.T) {
+	c, src, dst := sharedMeshWith(t, 160<<20, map[string]any{"drills": true})
+	leader := c.WaitForLeader(10 * time.Second)
+	obs := c.Agent("tgt-2")
+	if leader == "tgt-2" {
+		obs = c.Agent("tgt-1")
+	}
+	sp := spec("drilled", "data", "data")
+	sp.ChunkSize = 1 << 20
+	sp.CompressionLevel = "better"
+	id := submit(t, obs, sp)
+	underWay(t, c, obs, id)
+
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errOut, code := obs.Ctl("drill", "kill-leader", "--job", id, "--json", "--timeout", "60s")
+		done <- result{out, errOut, code}
+	}()
+	c.WaitFor(30*time.Second, leader+" to crash and be noticed", func() string {
+		if c.Agent(leader).Running() {
+			return leader + " still running"
+		}
+		ms, err := c.MemberStatus(obs)
+		if err != nil {
+			return err.Error()
+		}
+		if ms[leader].Status != api.StatusFailed {
+			return testcluster.Describe(ms)
+		}
+		return ""
+	})
+	c.Agent(leader).Start()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("the drill did not end")
+	}
+	if r.code != 0 {
+		t.Fatalf("drill exit %d: %s\n%s", r.code, r.errOut, r.out)
+	}
+	var rep struct {
+		Drill       string   `json:"drill"`
+		Target      string   `json:"target"`
+		OldLeader   string   `json:"old_leader"`
+		NewLeader   string   `json:"new_leader"`
+		DetectMS    *float64 `json:"detect_ms"`
+		NewLeaderMS *float64 `json:"new_leader_ms"`
+		ResumedMS   *float64 `json:"resumed_ms"`
+		OnTrack     bool     `json:"on_track"`
+		Completed   bool     `json:"completed"`
+		ResentShare float64  `json:"resent_share"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatalf("drill --json: %v\n%s", err, r.out)
+	}
+	if rep.Drill != "kill-leader" || rep.Target != leader || rep.OldLeader != leader || rep.NewLeader == "" || rep.NewLeader == leader ||
+		rep.DetectMS == nil || rep.NewLeaderMS == nil || rep.ResumedMS == nil || !rep.OnTrack || !rep.Completed {
+		t.Errorf("drill report: %s", r.out)
+	}
+	j := waitJob(t, c, obs, id, 120*time.Second)
+	if j.State != api.JobDone {
+		t.Fatalf("job ended %s: %s", j.State, j.Reason)
+	}
+	if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
+		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
 
 func TestDrillEndpoints(t *testing.T) {
 	c := testcluster.New(t)

@@ -17,6 +17,12 @@ import (
 // tgt-2 (sharing the target volume) over a mixed tree of size bytes.
 func sharedMesh(t *testing.T, size int64) (*testcluster.Cluster, string, string) {
 	t.Helper()
+	return sharedMeshWith(t, size, nil)
+}
+
+// sharedMeshWith is sharedMesh with extra config keys on every agent.
+func sharedMeshWith(t *testing.T, size int64, override map[string]any) (*testcluster.Cluster, string, string) {
+	t.Helper()
 	c := testcluster.New(t)
 	src, dst := filepath.Join(c.Dir, "src"), filepath.Join(c.Dir, "dst")
 	mkdirs(t, src, dst)
@@ -24,10 +30,10 @@ func sharedMesh(t *testing.T, size int64) (*testcluster.Cluster, string, string)
 		t.Fatal(err)
 	}
 	shared := func(p string) []map[string]any { return []map[string]any{{"name": "data", "path": p, "shared": true}} }
-	c.Add(testcluster.Spec{Name: "src-1", Side: "source", BootstrapExpect: 3, Volumes: shared(src)})
-	c.Add(testcluster.Spec{Name: "src-2", Side: "source", BootstrapExpect: 3, Volumes: shared(src)})
-	c.Add(testcluster.Spec{Name: "tgt-1", Side: "target", BootstrapExpect: 3, Volumes: shared(dst)})
-	c.Add(testcluster.Spec{Name: "tgt-2", Side: "target", Volumes: shared(dst)})
+	c.Add(testcluster.Spec{Name: "src-1", Side: "source", BootstrapExpect: 3, Volumes: shared(src), Override: override})
+	c.Add(testcluster.Spec{Name: "src-2", Side: "source", BootstrapExpect: 3, Volumes: shared(src), Override: override})
+	c.Add(testcluster.Spec{Name: "tgt-1", Side: "target", BootstrapExpect: 3, Volumes: shared(dst), Override: override})
+	c.Add(testcluster.Spec{Name: "tgt-2", Side: "target", Volumes: shared(dst), Override: override})
 	c.WaitForLeader(30 * time.Second)
 	c.WaitFor(30*time.Second, "tgt-2 in raft", func() string {
 		ms, err := c.MemberStatus(c.Agent("src-1"))
