@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -170,5 +171,53 @@ func TestSenderCrashOnASharedVolume(t *testing.T) {
 	}
 	if j.State != api.JobDone || !sent {
 		t.Errorf("second job: %s, pairs %+v; want done with %s sending", j.State, j.Pairs, victim)
+	}
+}
+
+// TestLeaderCrashWhileScanningAndWhileVerifying kills the leader in the
+// two other phases of a job: right after submit (the manifest is being
+// committed) and during verification. Each job ends done and verified.
+func TestLeaderCrashWhileScanningAndWhileVerifying(t *testing.T) {
+	c, src, dst := sharedMesh(t, 384<<20)
+	for i := range 3000 {
+		p := filepath.Join(src, "many", fmt.Sprintf("%02d", i%30), fmt.Sprintf("f%04d.txt", i))
+		mkdirs(t, filepath.Dir(p))
+		if err := os.WriteFile(p, []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, phase := range []string{api.JobScanning, api.JobVerifying} {
+		leader := c.WaitForLeader(30 * time.Second)
+		var obs *testcluster.Agent
+		for _, a := range c.Agents() {
+			if a.Spec.Name != leader {
+				obs = a
+			}
+		}
+		sp := spec("crash-"+phase, "data", "data")
+		sp.ChunkSize = 1 << 20
+		sp.Target.Path = phase
+		id := submit(t, obs, sp)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			j, err := obs.Client().Job(context.Background(), id)
+			if err == nil && j.State == phase {
+				break
+			}
+			if err == nil && (j.State == api.JobDone || time.Now().After(deadline)) {
+				t.Fatalf("never saw the job %s (now %s)", phase, j.State)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		c.Agent(leader).Kill()
+		t.Logf("killed the leader %s while the job was %s", leader, phase)
+		j := waitJob(t, c, obs, id, 120*time.Second)
+		if j.State != api.JobDone || j.UnitsVerified != j.UnitsDone {
+			t.Fatalf("%s: job ended %s (%d/%d verified): %s", phase, j.State, j.UnitsVerified, j.UnitsDone, j.Reason)
+		}
+		if diffs := testtree.Compare(src, filepath.Join(dst, phase), testtree.Options{}); len(diffs) > 0 {
+			t.Errorf("%s: trees differ:\n%s", phase, strings.Join(diffs, "\n"))
+		}
+		c.Agent(leader).Start()
 	}
 }
