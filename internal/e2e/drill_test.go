@@ -11,7 +11,6 @@ import (
 
 	"github.com/leptonmesh/lepton/internal/api"
 	"github.com/leptonmesh/lepton/internal/testcluster"
-	"github.com/leptonmesh/lepton/internal/testtree"
 )
 
 // TestDrillKillLeaderDuringAJob runs `leptonctl drill kill-leader` against
@@ -81,13 +80,7 @@ func TestDrillKillLeaderDuringAJob(t *testing.T) {
 		rep.DetectMS == nil || rep.NewLeaderMS == nil || rep.ResumedMS == nil || !rep.OnTrack || !rep.Completed {
 		t.Errorf("drill report: %s", r.out)
 	}
-	j := waitJob(t, c, obs, id, 120*time.Second)
-	if j.State != api.JobDone {
-		t.Fatalf("job ended %s: %s", j.State, j.Reason)
-	}
-	if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
-		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
-	}
+	finishedIntact(t, c, obs, id, src, dst)
 }
 
 func TestDrillEndpoints(t *testing.T) {

@@ -49,6 +49,20 @@ func sharedMeshWith(t *testing.T, size int64, override map[string]any) (*testclu
 	return c, src, dst
 }
 
+// finishedIntact waits for a job to end and fails the test unless it is
+// done with every unit verified and dst equals src, metadata included.
+func finishedIntact(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent, id, src, dst string) api.Job {
+	t.Helper()
+	j := waitJob(t, c, a, id, 120*time.Second)
+	if j.State != api.JobDone || j.UnitsVerified != j.UnitsDone {
+		t.Fatalf("job %s ended %s (%d/%d units verified): %s", id, j.State, j.UnitsVerified, j.UnitsDone, j.Reason)
+	}
+	if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
+		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
+	}
+	return j
+}
+
 // underWay waits until a job has written some but not all of its bytes.
 func underWay(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent, id string) api.Job {
 	t.Helper()
@@ -87,13 +101,7 @@ func TestLeaderCrashMidJob(t *testing.T) {
 	at := underWay(t, c, other, id)
 	c.Agent(leader).Kill()
 	t.Logf("killed the leader %s with %d of %d bytes written", leader, at.BytesDone, at.BytesTotal)
-	j := waitJob(t, c, other, id, 120*time.Second)
-	if j.State != api.JobDone || j.UnitsVerified != j.UnitsDone {
-		t.Fatalf("job ended %s (%d/%d units verified): %s", j.State, j.UnitsVerified, j.UnitsDone, j.Reason)
-	}
-	if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
-		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
-	}
+	finishedIntact(t, c, other, id, src, dst)
 }
 
 // TestReceiverCrashOnASharedVolume kills one of two receivers of a shared
@@ -108,16 +116,7 @@ func TestReceiverCrashOnASharedVolume(t *testing.T) {
 	at := underWay(t, c, s, id)
 	c.Agent("tgt-2").Kill()
 	t.Logf("killed tgt-2 with %d of %d bytes written", at.BytesDone, at.BytesTotal)
-	j := waitJob(t, c, s, id, 120*time.Second)
-	if j.State != api.JobDone {
-		t.Fatalf("job ended %s: %s", j.State, j.Reason)
-	}
-	if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
-		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
-	}
-	if j.UnitsVerified != j.UnitsDone {
-		t.Errorf("verified %d of %d units", j.UnitsVerified, j.UnitsDone)
-	}
+	finishedIntact(t, c, s, id, src, dst)
 }
 
 // TestSenderCrashOnASharedVolume kills one of two senders of a shared
@@ -138,13 +137,7 @@ func TestSenderCrashOnASharedVolume(t *testing.T) {
 	at := underWay(t, c, obs, id)
 	c.Agent(victim).Kill()
 	t.Logf("killed %s with %d of %d bytes written", victim, at.BytesDone, at.BytesTotal)
-	j := waitJob(t, c, obs, id, 120*time.Second)
-	if j.State != api.JobDone || j.UnitsVerified != j.UnitsDone {
-		t.Fatalf("job ended %s (%d/%d verified): %s", j.State, j.UnitsVerified, j.UnitsDone, j.Reason)
-	}
-	if diffs := testtree.Compare(src, dst, testtree.Options{Exclude: []string{".lepton"}}); len(diffs) > 0 {
-		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
-	}
+	j := finishedIntact(t, c, obs, id, src, dst)
 	if share := float64(j.BytesResent) / float64(j.BytesTotal); share > 0.25 {
 		t.Errorf("%.0f%% of the job was sent again", share*100)
 	}
@@ -211,13 +204,7 @@ func TestLeaderCrashWhileScanningAndWhileVerifying(t *testing.T) {
 		}
 		c.Agent(leader).Kill()
 		t.Logf("killed the leader %s while the job was %s", leader, phase)
-		j := waitJob(t, c, obs, id, 120*time.Second)
-		if j.State != api.JobDone || j.UnitsVerified != j.UnitsDone {
-			t.Fatalf("%s: job ended %s (%d/%d verified): %s", phase, j.State, j.UnitsVerified, j.UnitsDone, j.Reason)
-		}
-		if diffs := testtree.Compare(src, filepath.Join(dst, phase), testtree.Options{}); len(diffs) > 0 {
-			t.Errorf("%s: trees differ:\n%s", phase, strings.Join(diffs, "\n"))
-		}
+		finishedIntact(t, c, obs, id, src, filepath.Join(dst, phase))
 		c.Agent(leader).Start()
 	}
 }
