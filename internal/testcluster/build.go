@@ -3,7 +3,8 @@
 // certificates and a gossip key, picks free ports, writes each agent's
 // config and data directory under a temp dir, and can kill -9, stop and
 // restart agents. Tests drive the cluster with the real leptonctl binary or
-// the API client.
+// the API client. As root it can also place agents in two network
+// namespaces, one per cloud, and cut the link between them (see NewNet).
 package testcluster
 
 import (
