@@ -124,10 +124,8 @@ func (a *Agent) catchUp(ctx context.Context, index uint64) {
 
 // quicAddr is the QUIC address gossip advertises for an agent.
 func (a *Agent) quicAddr(name string) (string, error) {
-	for _, m := range a.cluster.Members() {
-		if m.Name == name && m.QUICAddr != "" {
-			return m.QUICAddr, nil
-		}
+	if addr, ok := a.cluster.QUICAddr(name); ok {
+		return addr, nil
 	}
 	return "", fmt.Errorf("no member %s with a QUIC address", name)
 }

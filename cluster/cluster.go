@@ -162,6 +162,9 @@ func (c *Cluster) Leader() (name, addr string, err error) {
 	return string(id), string(a), nil
 }
 
+// QUICAddr is the QUIC address gossip advertises for a member.
+func (c *Cluster) QUICAddr(name string) (string, bool) { return c.gossip.quicAddr(name) }
+
 // resolveQUIC maps a QUIC address to the node name gossip (or, for a member
 // gossip has forgotten, the registry) says lives there. The transport
 // expects that name in the peer's certificate.

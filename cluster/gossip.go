@@ -136,6 +136,18 @@ func (g *gossip) view() map[string]member {
 	return out
 }
 
+// quicAddr returns the QUIC address a member advertises, without copying
+// the whole view (the data path asks for every chunk).
+func (g *gossip) quicAddr(name string) (string, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	m, ok := g.members[name]
+	if !ok || m.Meta.QUICAddr == "" {
+		return "", false
+	}
+	return m.Meta.QUICAddr, true
+}
+
 // forget drops members that are gone and older than maxAge.
 func (g *gossip) forget(maxAge time.Duration) {
 	g.mu.Lock()
