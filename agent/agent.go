@@ -95,6 +95,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	a.handleOnLeader(rpcJobState, a.changeJobState)
 	a.handleOnLeader(rpcManifest, a.acceptManifest)
 	a.handleOnLeader(rpcProgress, a.acceptProgress)
+	a.handleOnLeader(rpcJobNote, a.noteJob)
 	a.registerDrills()
 	ln, err := net.Listen("tcp", cfg.APIAddr())
 	if err != nil {

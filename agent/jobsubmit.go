@@ -22,7 +22,7 @@ const (
 	rpcJobState  = "job.state"
 	rpcManifest  = "job.manifest"
 	rpcProgress  = "job.progress"
-	rpcNoSpace   = "job.no-space"
+	rpcJobNote   = "job.note"
 )
 
 // submitJob validates a spec against the cluster and commits the job. The
@@ -170,4 +170,18 @@ func (a *Agent) changeJobState(ctx context.Context, req json.RawMessage) (any, e
 	}
 	job, _ = a.cluster.FSM().Job(c.ID)
 	return jobStatus(job), nil
+}
+
+// noteJob is the leader's side of rpcJobNote: a job's reason, set by an
+// agent that sees why it cannot go on (or cleared when it can again).
+func (a *Agent) noteJob(ctx context.Context, req json.RawMessage) (any, error) {
+	var n plan.Note
+	if err := json.Unmarshal(req, &n); err != nil {
+		return nil, badRequest("decode note: %v", err)
+	}
+	if _, ok := a.cluster.FSM().Job(n.ID); !ok {
+		return nil, notFound("no job %s", n.ID)
+	}
+	n.Time = time.Now().UnixNano()
+	return struct{}{}, a.apply(plan.CmdNote, n)
 }

@@ -99,12 +99,15 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 		// The network or the receiver failed, not the unit: it is not an
 		// attempt against the unit's files. A receiver that died is marked
 		// failed by gossip and its units re-assigned; one that stays
-		// unreachable shows in this warning and in the QUIC metrics.
+		// unreachable while gossip says it is alive is named in the job's
+		// reason, so the job is never stuck without one.
 		log.Warn("send chunk", "err", err)
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
+		m.unreachable(w.Job, w.Unit.Receiver, err)
 	case ack.OK:
 		m.metrics.sent.Add(float64(len(payload)))
 		m.remember(w, h)
+		m.reachable(w.Job, w.Unit.Receiver)
 		m.holdFor(w.Job.ID, w.Unit.ID, w.Unit.Receiver, ackedHold) // the receiver reports it; do not resend meanwhile
 	case ack.NoSpace:
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff) // the job is being paused
@@ -332,4 +335,54 @@ func samePlan(parts []plan.Part, files []transport.FilePart) bool {
 func (m *mover) stillMine(w plan.Work) bool {
 	u, _, ok := m.fsm.UnitFiles(w.Job.ID, w.Unit.ID)
 	return ok && u.State == plan.UnitPending && u.Sender == m.name && u.Receiver == w.Unit.Receiver
+}
+
+// stallAfter is how long sends to one receiver may keep failing before the
+// job's reason says so.
+const stallAfter = 30 * time.Second
+
+// unreachable records a failed send to a receiver; once sends have failed
+// for stallAfter, it asks the leader to put it in the job's reason.
+func (m *mover) unreachable(j plan.Job, receiver string, err error) {
+	key := j.ID + ">" + receiver
+	m.mu.Lock()
+	since, ok := m.failingSince[key]
+	if !ok {
+		m.failingSince[key] = time.Now()
+	}
+	noted := m.stallNoted[key]
+	m.mu.Unlock()
+	if !ok || noted || time.Since(since) < stallAfter {
+		return
+	}
+	m.mu.Lock()
+	m.stallNoted[key] = true
+	m.mu.Unlock()
+	m.noteJob(j.ID, fmt.Sprintf("waiting: %s cannot reach %s over QUIC for %s: %v", m.name, receiver, stallAfter, err))
+}
+
+// reachable clears what unreachable recorded, and the job's reason if it
+// was noted.
+func (m *mover) reachable(j plan.Job, receiver string) {
+	key := j.ID + ">" + receiver
+	m.mu.Lock()
+	_, failing := m.failingSince[key]
+	noted := m.stallNoted[key]
+	delete(m.failingSince, key)
+	delete(m.stallNoted, key)
+	m.mu.Unlock()
+	if failing && noted {
+		m.noteJob(j.ID, "")
+	}
+}
+
+// noteJob sets a job's reason through the leader, in the background.
+func (m *mover) noteJob(id, reason string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.a.onLeader(ctx, rpcJobNote, plan.Note{ID: id, Reason: reason}, nil); err != nil {
+			m.log.Warn("could not note why the job waits", "job", id, "err", err)
+		}
+	}()
 }
