@@ -56,8 +56,9 @@ type mover struct {
 	sent    map[unitRef]sentUnit // acked units, for probing after a lost report
 	pool    *streamPool
 
-	failingSince map[string]time.Time // "job>receiver": sends failing since
-	stallNoted   map[string]bool      // "job>receiver": the job's reason says so
+	note       func(job, reason string) // sets a job's reason through the leader
+	failing    map[string]failures      // "job>receiver": the current run of failed sends
+	stallNoted map[string]bool          // "job>receiver": the job's reason says so
 }
 
 type unitRef struct {
@@ -80,10 +81,11 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 4*finalWorkers),
 		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
 		held: map[unitRef]hold{}, busy: map[string]time.Time{}, cleaned: map[string]bool{}, sent: map[unitRef]sentUnit{},
-		failingSince: map[string]time.Time{}, stallNoted: map[string]bool{},
+		failing: map[string]failures{}, stallNoted: map[string]bool{},
 		metrics: newMoverMetrics(),
 	}
 	m.reports = newReporter(a, m.log)
+	m.note = m.noteJob
 	a.endpoint.Handle(transport.KindData, m.receive)
 	return m
 }

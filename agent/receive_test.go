@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -134,5 +135,27 @@ func TestAProbeFindsAUnitWrittenBeforeALostReport(t *testing.T) {
 	probe.Hash ^= 1
 	if ack := m.accept("src-1", &probe, nil, &raw); ack.OK || !ack.Retry {
 		t.Errorf("probe with another hash: %+v; want a request for the data", ack)
+	}
+}
+
+func TestALongRunOfFailedSendsIsNamedOnceAndClearedOnSuccess(t *testing.T) {
+	m, _, _ := receiverUnderTest(t)
+	m.failing, m.stallNoted = map[string]failures{}, map[string]bool{}
+	var notes []string
+	m.note = func(id, reason string) { notes = append(notes, reason) }
+	j, _ := m.fsm.Job("j-1")
+	m.unreachable(j, "tgt-9", errors.New("timeout"))
+	if len(notes) != 0 {
+		t.Fatalf("noted after one failure: %v", notes)
+	}
+	m.failing["j-1>tgt-9"] = failures{since: time.Now().Add(-stallAfter - time.Second), last: time.Now()}
+	m.unreachable(j, "tgt-9", errors.New("timeout"))
+	m.unreachable(j, "tgt-9", errors.New("timeout"))
+	if len(notes) != 1 || !strings.Contains(notes[0], "cannot reach tgt-9") {
+		t.Fatalf("notes after a long run: %q", notes)
+	}
+	m.reachable(j, "tgt-9")
+	if len(notes) != 2 || notes[1] != "" {
+		t.Errorf("the reason was not cleared once sends work again: %q", notes)
 	}
 }

@@ -337,6 +337,9 @@ func (m *mover) stillMine(w plan.Work) bool {
 	return ok && u.State == plan.UnitPending && u.Sender == m.name && u.Receiver == w.Unit.Receiver
 }
 
+// failures is a run of failed sends to one receiver.
+type failures struct{ since, last time.Time }
+
 // stallAfter is how long sends to one receiver may keep failing before the
 // job's reason says so.
 const stallAfter = 30 * time.Second
@@ -345,20 +348,23 @@ const stallAfter = 30 * time.Second
 // for stallAfter, it asks the leader to put it in the job's reason.
 func (m *mover) unreachable(j plan.Job, receiver string, err error) {
 	key := j.ID + ">" + receiver
+	now := time.Now()
 	m.mu.Lock()
-	since, ok := m.failingSince[key]
-	if !ok {
-		m.failingSince[key] = time.Now()
+	f, ok := m.failing[key]
+	if !ok || now.Sub(f.last) > stallAfter { // a new run of failures
+		f = failures{since: now}
 	}
+	f.last = now
+	m.failing[key] = f
 	noted := m.stallNoted[key]
 	m.mu.Unlock()
-	if !ok || noted || time.Since(since) < stallAfter {
+	if noted || now.Sub(f.since) < stallAfter {
 		return
 	}
 	m.mu.Lock()
 	m.stallNoted[key] = true
 	m.mu.Unlock()
-	m.noteJob(j.ID, fmt.Sprintf("waiting: %s cannot reach %s over QUIC for %s: %v", m.name, receiver, stallAfter, err))
+	m.note(j.ID, fmt.Sprintf("waiting: %s cannot reach %s over QUIC for %s: %v", m.name, receiver, stallAfter, err))
 }
 
 // reachable clears what unreachable recorded, and the job's reason if it
@@ -366,13 +372,13 @@ func (m *mover) unreachable(j plan.Job, receiver string, err error) {
 func (m *mover) reachable(j plan.Job, receiver string) {
 	key := j.ID + ">" + receiver
 	m.mu.Lock()
-	_, failing := m.failingSince[key]
+	_, failing := m.failing[key]
 	noted := m.stallNoted[key]
-	delete(m.failingSince, key)
+	delete(m.failing, key)
 	delete(m.stallNoted, key)
 	m.mu.Unlock()
 	if failing && noted {
-		m.noteJob(j.ID, "")
+		m.note(j.ID, "")
 	}
 }
 
