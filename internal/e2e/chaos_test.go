@@ -61,6 +61,7 @@ func TestChaos(t *testing.T) {
 		t.Logf("chaos: killed %s (%d)", victim.Spec.Name, kills)
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
 		victim.Start()
+		victim.WaitUp(30 * time.Second)
 		c.WaitForLeader(30 * time.Second)
 		time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
 	}
@@ -103,6 +104,10 @@ func TestChaos(t *testing.T) {
 	})
 	time.Sleep(2 * time.Second)
 	for _, a := range c.Agents() {
+		if !a.Running() {
+			t.Errorf("%s is no longer running; log:\n%s", a.Spec.Name, a.LogTail(40))
+			continue
+		}
 		if now := metric(t, c, a, "go_goroutines"); now > goroutines[a.Spec.Name]*1.5+50 {
 			t.Errorf("%s: %v goroutines after the job, %v before", a.Spec.Name, now, goroutines[a.Spec.Name])
 		}

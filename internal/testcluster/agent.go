@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"os"
@@ -217,4 +218,28 @@ func (a *Agent) PID() int {
 		return 0
 	}
 	return a.cmd.Process.Pid
+}
+
+// WaitUp waits until the agent's API answers, and fails the test with the
+// agent's log if the process exits first (a restart that does not come up
+// is a bug worth its log).
+func (a *Agent) WaitUp(timeout time.Duration) {
+	a.c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if !a.Running() {
+			code, _ := a.Wait(time.Second)
+			a.c.t.Fatalf("%s exited (code %d) instead of coming up; log:\n%s", a.Spec.Name, code, a.LogTail(40))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := a.Client().Health(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			a.c.t.Fatalf("%s did not answer within %v: %v", a.Spec.Name, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
