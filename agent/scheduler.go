@@ -43,7 +43,7 @@ func (a *Agent) scheduleJob(j plan.Job) {
 		a.keepScanning(j)
 		return
 	}
-	if j.State != plan.JobRunning && j.State != plan.JobScanning {
+	if j.State != plan.JobRunning && j.State != plan.JobScanning && j.State != plan.JobVerifying {
 		return
 	}
 	// A shared volume may have gained agents since the job was submitted
@@ -59,7 +59,9 @@ func (a *Agent) scheduleJob(j plan.Job) {
 		a.note(j, fmt.Sprintf("waiting: no live target agent holds volume %s (%s down)", j.Spec.Target.Volume, strings.Join(j.Targets, ", ")))
 		return
 	}
-	if j.State == plan.JobRunning && !grown && slices.Equal(senders, j.Senders) && slices.Equal(receivers, j.Receivers) {
+	// Verifying jobs are re-assigned too: a failed receiver's units are
+	// then verified by a live one.
+	if j.State != plan.JobScanning && !grown && slices.Equal(senders, j.Senders) && slices.Equal(receivers, j.Receivers) {
 		return
 	}
 	c := plan.Assign{ID: j.ID, Senders: senders, Receivers: receivers, Time: time.Now().UnixNano()}

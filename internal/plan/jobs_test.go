@@ -264,3 +264,20 @@ func TestAReportDeliveredTwiceIsNotAResend(t *testing.T) {
 		t.Errorf("a second write: resent %d, want %d", j.Stats.BytesResent, w.Unit.Bytes)
 	}
 }
+
+func TestAFailedReceiversUnitsAreVerifiedByASurvivor(t *testing.T) {
+	a, _ := newJob(t, true)
+	finishAll(a, nil)
+	if j, _ := a.f.Job("j-1"); j.State != JobVerifying {
+		t.Fatalf("state %s, want verifying", j.State)
+	}
+	all := len(a.f.VerifyWork("t1", 1000, nil)) + len(a.f.VerifyWork("t2", 1000, nil))
+	// t1 fails while verifying; the leader re-assigns over t2 alone.
+	a.do(CmdAssign, Assign{ID: "j-1", Senders: []string{"s1", "s2"}, Receivers: []string{"t2"}})
+	if n := len(a.f.VerifyWork("t1", 1000, nil)); n != 0 {
+		t.Errorf("the failed t1 still has %d units to verify", n)
+	}
+	if n := len(a.f.VerifyWork("t2", 1000, nil)); n != all {
+		t.Errorf("t2 verifies %d units, want all %d", n, all)
+	}
+}
