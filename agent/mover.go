@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"slices"
 	"sync"
 	"time"
 
@@ -269,7 +270,7 @@ func (m *mover) cleanEnded() {
 			}
 		}
 		m.mu.Unlock()
-		if done || !contains(j.Targets, m.name) {
+		if done || !slices.Contains(j.Targets, m.name) {
 			continue
 		}
 		if v := m.volumes[j.Spec.Target.Volume]; v != nil {
@@ -292,12 +293,3 @@ func (m *mover) volume(name string) (*volume.Volume, error) {
 // sourcePath and targetPath place a manifest path under a job's directories.
 func sourcePath(j plan.Job, rel string) string { return path.Join(j.Spec.Source.Path, rel) }
 func targetPath(j plan.Job, rel string) string { return path.Join(j.Spec.Target.Path, rel) }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/leptonmesh/lepton/internal/jobspec"
@@ -70,9 +71,9 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	switch {
 	case !ok:
 		return refuse(lag, "job %s is not in this agent's plan (yet)", h.Job)
-	case !contains(job.Targets, m.name):
+	case !slices.Contains(job.Targets, m.name):
 		return refuse(stranger, "%s does not serve job %s (targets: %v)", m.name, h.Job, job.Targets)
-	case !contains(job.Sources, peer):
+	case !slices.Contains(job.Sources, peer):
 		return refuse(stranger, "%s is not a source of job %s", peer, h.Job)
 	case job.State != plan.JobRunning:
 		ack.Retry, ack.Error = true, fmt.Sprintf("job %s is %s", h.Job, job.State)

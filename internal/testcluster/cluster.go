@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -258,7 +259,7 @@ func (c *Cluster) WaitForLeader(timeout time.Duration, want ...string) string {
 			}
 			leader = st.Leader
 		}
-		if len(want) > 0 && !contains(want, leader) {
+		if len(want) > 0 && !slices.Contains(want, leader) {
 			return fmt.Sprintf("leader %s not among %v", leader, want)
 		}
 		return ""
@@ -277,15 +278,6 @@ func (c *Cluster) MemberStatus(a *Agent) (map[string]api.Member, error) {
 		out[m.Name] = m
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Describe renders members for failure messages.
