@@ -15,7 +15,7 @@ import (
 
 // finalize renames one fully written file into place with its metadata.
 func (m *mover) finalize(fw plan.FileWork) {
-	defer m.markBusy(finalKey(fw.Job.ID, fw.Index), ackedHold) // until the report is committed
+	defer m.markFinalizing(fw.Job.ID, fw.Index, ackedHold) // until the report is committed
 	res := plan.FileResult{File: fw.Index, OK: true}
 	v, err := m.volume(fw.Job.Spec.Target.Volume)
 	if err == nil {

@@ -52,7 +52,9 @@ type mover struct {
 
 	mu      sync.Mutex
 	held    map[unitRef]hold     // units being sent, or acked and awaiting commit
-	busy    map[string]time.Time // scans, leads and finalizes running, or done and awaiting commit, until the time
+	busy    map[string]time.Time // scans and leads running, or done and awaiting commit, until the time
+	// finalizing: files being finalized, or finalized and awaiting commit, until the time
+	finalizing map[unitRef]time.Time
 	cleaned map[string]bool
 	sent    map[unitRef]sentUnit // acked units, for probing after a lost report
 	pool    *streamPool
@@ -81,7 +83,7 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
 		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 4*finalWorkers),
 		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
-		held: map[unitRef]hold{}, busy: map[string]time.Time{}, cleaned: map[string]bool{}, sent: map[unitRef]sentUnit{},
+		held: map[unitRef]hold{}, busy: map[string]time.Time{}, finalizing: map[unitRef]time.Time{}, cleaned: map[string]bool{}, sent: map[unitRef]sentUnit{},
 		failing: map[string]failures{}, stallNoted: map[string]bool{},
 		metrics: newMoverMetrics(),
 	}
@@ -150,7 +152,7 @@ func (m *mover) dispatch(ctx context.Context) {
 		}
 	}
 	for _, fw := range m.fsm.FinalizeWork(m.name, cap(m.finalQ)-len(m.finalQ), m.isFinalizing) {
-		m.markBusy(finalKey(fw.Job.ID, fw.Index), 24*time.Hour)
+		m.markFinalizing(fw.Job.ID, fw.Index, 24*time.Hour)
 		select {
 		case m.finalQ <- fw:
 		case <-ctx.Done():
@@ -209,19 +211,20 @@ func drain[W any](ctx context.Context, m *mover, q <-chan W, work func(W)) {
 	}
 }
 
-// markBusy marks work under key as running or awaiting its commit for d.
-func (m *mover) markBusy(key string, d time.Duration) {
+// markFinalizing marks a file as being finalized, or finalized and
+// awaiting its commit, for d.
+func (m *mover) markFinalizing(job string, file uint64, d time.Duration) {
 	m.mu.Lock()
-	m.busy[key] = time.Now().Add(d)
+	m.finalizing[unitRef{job, file}] = time.Now().Add(d)
 	m.mu.Unlock()
 }
 
-func finalKey(job string, file uint64) string { return fmt.Sprintf("final:%s:%d", job, file) }
-
+// isFinalizing is called for every ready file on each dispatch: a map
+// lookup, no allocation.
 func (m *mover) isFinalizing(job string, file uint64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	until, ok := m.busy[finalKey(job, file)]
+	until, ok := m.finalizing[unitRef{job, file}]
 	return ok && time.Now().Before(until)
 }
 
@@ -266,6 +269,11 @@ func (m *mover) cleanEnded() {
 			for ref := range m.sent {
 				if ref.job == j.ID {
 					delete(m.sent, ref)
+				}
+			}
+			for ref := range m.finalizing {
+				if ref.job == j.ID {
+					delete(m.finalizing, ref)
 				}
 			}
 		}

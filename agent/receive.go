@@ -136,8 +136,10 @@ func matchPlan(u plan.Unit, h *transport.ChunkHeader) error {
 
 // writeParts writes each part into its file's temp file and syncs it, and
 // returns the xxhash of the unit's logical bytes (holes as zeros), which
-// verification compares later.
+// verification compares later. For a unit without holes that is the hash
+// the chunk carried, which Unpack has checked already.
 func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHeader, files []plan.File, data []byte) (uint64, error) {
+	dense := !slices.ContainsFunc(h.Files, func(p transport.FilePart) bool { return p.Segments != nil })
 	d := xxhash.New()
 	for i, part := range h.Files {
 		f, err := v.OpenTemp(job.ID, part.File, files[i].Size)
@@ -176,7 +178,9 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHea
 				f.Close()
 				return 0, err
 			}
-			d.Write(chunk)
+			if !dense {
+				d.Write(chunk)
+			}
 			pos = s.Off + s.Len
 		}
 		if sparse {
@@ -192,6 +196,9 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHea
 		if err != nil {
 			return 0, err
 		}
+	}
+	if dense {
+		return h.Hash, nil
 	}
 	return d.Sum64(), nil
 }

@@ -48,6 +48,11 @@ func BenchmarkMigrate(b *testing.B) {
 	b.Run("mixed-"+human(size), func(b *testing.B) {
 		benchMigrate(b, size, func(dir string) error { return testtree.Mixed(dir, size, 1) })
 	})
+	if n := sizeFromEnv(b, envSmall, 0); n > 0 {
+		b.Run(fmt.Sprintf("small-%d", n), func(b *testing.B) {
+			benchMigrate(b, n*4096, func(dir string) error { return smallFiles(dir, int(n)) })
+		})
+	}
 	if big > 0 {
 		b.Run("onefile-"+human(big), func(b *testing.B) {
 			benchMigrate(b, big, func(dir string) error { return writeBigFile(filepath.Join(dir, "one.bin"), big) })
@@ -144,7 +149,7 @@ func migrateOnce(b *testing.B, agents [2]*testcluster.Agent, name string) migrat
 	spec := jobspec.Defaults()
 	spec.Name = name
 	spec.Source.Volume, spec.Target.Volume = "data", "data"
-	spec.Compression, spec.Verify, spec.ChunkSize = jobspec.CompressionAuto, true, benchChunk
+	spec.Compression, spec.Verify, spec.ChunkSize = envOr("LEPTON_BENCH_COMP", "auto"), true, benchChunk
 	cl := agents[0].Client()
 	b.StartTimer()
 	start := time.Now()
@@ -450,4 +455,35 @@ func startPerf(b *testing.B, agents [2]*testcluster.Agent, name string) (stop fu
 			}
 		}
 	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// envSmall asks for a "small" variant: that many 4 KiB files in 100
+// directories (issue 5's S2 has 100,000).
+const envSmall = "LEPTON_BENCH_SMALL"
+
+func smallFiles(dir string, n int) error {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("s%02d", i%100), fmt.Sprintf("f%06d", i))
+		if i < 100 {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+		}
+		data := testtree.LogText(rng, 4096)
+		if i%2 == 0 {
+			data = testtree.Random(rng, 4096)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

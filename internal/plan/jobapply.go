@@ -14,6 +14,22 @@ type JobRecord struct {
 	Files []File `json:"files"`
 	Units []Unit `json:"units"`
 	Seq   int    `json:"seq"` // next manifest batch expected
+
+	// settledFrom is a hint, never state: every file before it is settled
+	// (see settled). It only saves rescanning a long settled prefix on each
+	// plan change; zero (as after a restore) is always correct.
+	settledFrom int
+}
+
+// settled reports whether a file's data needs nothing more: it carries
+// none, or it is done, failed or skipped, states it never leaves.
+func settled(f *File) bool { return !f.NeedsData() || f.State >= FileDone }
+
+// advanceSettled moves settledFrom past the files settled since.
+func (r *JobRecord) advanceSettled() {
+	for r.settledFrom < len(r.Files) && settled(&r.Files[r.settledFrom]) {
+		r.settledFrom++
+	}
 }
 
 func (f *FSM) applyJob(t CommandType, body []byte) error {
@@ -289,6 +305,7 @@ func (r *JobRecord) progress(c Progress) {
 		j.MetaDone = true
 	}
 	j.Updated = c.Time
+	r.advanceSettled()
 	r.maybeFinish(c.Time)
 }
 
@@ -350,6 +367,7 @@ func (r *JobRecord) replan(ch FileChange, now int64) {
 		return // several units of the file saw the same change; it is re-planned already
 	}
 	r.dropFromUnits(ch.File)
+	r.settledFrom = min(r.settledFrom, int(ch.File)) // it may need data now
 	j := &r.Job
 	if f.NeedsData() {
 		j.Stats.BytesTotal -= f.Size
@@ -419,9 +437,8 @@ func (r *JobRecord) filesSettled() bool {
 // DataSettled reports whether every file that needs data is done, failed
 // or skipped: the point where directories and links can be finalized.
 func (r *JobRecord) DataSettled() bool {
-	for i := range r.Files {
-		f := &r.Files[i]
-		if f.Kind == volume.KindFile && f.LinkOf == "" && f.Size > 0 && (f.State == FilePending || f.State == FileReady) {
+	for i := r.settledFrom; i < len(r.Files); i++ {
+		if !settled(&r.Files[i]) {
 			return false
 		}
 	}

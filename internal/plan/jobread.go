@@ -153,7 +153,7 @@ func (f *FSM) FinalizeWork(name string, limit int, held Claim) []FileWork {
 		if r.Job.State != JobRunning {
 			continue
 		}
-		for i := range r.Files {
+		for i := r.settledFrom; i < len(r.Files); i++ {
 			fl := &r.Files[i]
 			if fl.State != FileReady || !fl.NeedsData() || r.finisher(&r.Units[fl.FirstUnit]) != name ||
 				(held != nil && held(r.Job.ID, uint64(i))) {

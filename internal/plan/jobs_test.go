@@ -281,3 +281,61 @@ func TestAFailedReceiversUnitsAreVerifiedByASurvivor(t *testing.T) {
 		t.Errorf("t2 verifies %d units, want all %d", n, all)
 	}
 }
+
+// A file that needed no data (empty) and then grew after every file before
+// it settled must still be sent and finalized: the plan's settled-prefix
+// hint must not skip it.
+func TestAnEmptyFileThatGrowsLateIsStillFinalized(t *testing.T) {
+	a, _ := newJob(t, false)
+	p := Progress{ID: "j-1"}
+	for _, s := range []string{"s1", "s2"} {
+		for _, w := range a.f.SendWork(s, 1000, nil) {
+			p.Done = append(p.Done, UnitWritten{Unit: w.Unit.ID, Hash: 42, Sender: s, Receiver: w.Unit.Receiver})
+		}
+	}
+	a.do(CmdProgress, p)
+	fin := Progress{ID: "j-1"}
+	for _, r := range []string{"t1", "t2"} {
+		for _, fw := range a.f.FinalizeWork(r, 1000, nil) {
+			fin.Finalized = append(fin.Finalized, FileResult{File: fw.Index, OK: true})
+		}
+	}
+	a.do(CmdProgress, fin)
+	r := a.f.state.Jobs["j-1"]
+	if !r.DataSettled() || r.settledFrom != len(r.Files) {
+		t.Fatalf("every data file is finalized, yet DataSettled=%v (hint %d of %d)", r.DataSettled(), r.settledFrom, len(r.Files))
+	}
+	empty, _ := a.f.FileByPath("j-1", "empty")
+	idx := uint64(0)
+	for i := range r.Files {
+		if r.Files[i].Path == "empty" {
+			idx = uint64(i)
+		}
+	}
+	grown := empty.Entry
+	grown.Size, grown.MtimeNs = 5000, 77
+	a.do(CmdProgress, Progress{ID: "j-1", Changed: []FileChange{{File: idx, Entry: grown}}})
+	if r.DataSettled() {
+		t.Fatal("DataSettled with the grown file's data not sent")
+	}
+	if lead := a.f.LeadWork("t1"); len(lead) != 0 {
+		t.Fatalf("lead work while the grown file is pending: %d entries", len(lead))
+	}
+	p = Progress{ID: "j-1"}
+	for _, s := range []string{"s1", "s2"} {
+		for _, w := range a.f.SendWork(s, 1000, nil) {
+			p.Done = append(p.Done, UnitWritten{Unit: w.Unit.ID, Hash: 43, Sender: s, Receiver: w.Unit.Receiver})
+		}
+	}
+	if len(p.Done) != 1 {
+		t.Fatalf("units to send for the grown file: %d, want 1", len(p.Done))
+	}
+	a.do(CmdProgress, p)
+	var work []FileWork
+	for _, rcv := range []string{"t1", "t2"} {
+		work = append(work, a.f.FinalizeWork(rcv, 1000, nil)...)
+	}
+	if len(work) != 1 || work[0].Index != idx {
+		t.Fatalf("finalize work after the grown file's unit: %+v, want file %d", work, idx)
+	}
+}

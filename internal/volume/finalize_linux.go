@@ -193,28 +193,48 @@ func (v *Volume) MakeHardlink(dst, existing string) error {
 	return nil
 }
 
-// renameInto makes dst's parents and renames tmp over dst, refusing to
-// replace a directory, then fsyncs dst's directory.
+// renameInto renames tmp over dst, making dst's parents when missing and
+// refusing to replace a directory, then fsyncs dst's directory. Both
+// parents are resolved through the root once, and the rename and the fsync
+// act on their descriptors.
 func (v *Volume) renameInto(tmp, dst, what string) error {
 	parent := path.Dir(dst)
-	if err := v.root.MkdirAll(parent, 0o755); err != nil {
-		return noSpace(fmt.Errorf("make parent directories of %s: %w", dst, err))
-	}
-	if fi, err := v.root.Lstat(dst); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a directory; refusing to replace it with a %s", dst, what)
-	}
-	if err := v.root.Rename(tmp, dst); err != nil {
-		if errors.Is(err, unix.EXDEV) {
-			return fmt.Errorf("rename into %s: it is on another file system than the volume root (mounts nested in a target volume are not supported): %w", dst, err)
+	err := v.renameAt(tmp, dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		if merr := v.root.MkdirAll(parent, 0o755); merr != nil {
+			return noSpace(fmt.Errorf("make parent directories of %s: %w", dst, merr))
 		}
+		err = v.renameAt(tmp, dst)
+	}
+	switch {
+	case errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
+		return fmt.Errorf("%s is a directory; refusing to replace it with a %s", dst, what)
+	case errors.Is(err, unix.EXDEV):
+		return fmt.Errorf("rename into %s: it is on another file system than the volume root (mounts nested in a target volume are not supported): %w", dst, err)
+	case err != nil:
 		return noSpace(fmt.Errorf("rename into %s: %w", dst, err))
 	}
-	d, err := v.root.OpenFile(parent, os.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return fmt.Errorf("open %s to sync it: %w", parent, err)
-	}
-	defer d.Close()
-	return syncDir(d)
+	return nil
+}
+
+// renameAt renames tmp to dst with renameat(2) between their parent
+// directories (each opened through the root), and fsyncs dst's directory.
+// Neither name is followed: a symlink at dst is replaced, not written through.
+func (v *Volume) renameAt(tmp, dst string) error {
+	return v.inParent(dst, func(dstDir int, dstName string) error {
+		err := v.inParent(tmp, func(tmpDir int, tmpName string) error {
+			return eintr(func() error { return unix.Renameat(tmpDir, tmpName, dstDir, dstName) })
+		})
+		if err != nil {
+			return err
+		}
+		return eintr(func() error {
+			if err := unix.Fsync(dstDir); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EOPNOTSUPP) {
+				return noSpace(fmt.Errorf("fsync directory %s: %w", path.Dir(dst), err))
+			}
+			return nil
+		})
+	})
 }
 
 // syncDir fsyncs an open directory; file systems that cannot are let be.

@@ -49,17 +49,20 @@ func (v *Volume) OpenTemp(job string, file uint64, size int64) (*os.File, error)
 // staging directory between our mkdir and our create.
 const maxStageTries = 3
 
-// inStage makes directory dir (0700) and runs create, retrying when create
-// finds the directory gone (RemoveJobTemp of another job removes empty ones).
+// inStage runs create in directory dir, making dir (0700) first when it is
+// missing, and retrying when create finds it gone again (RemoveJobTemp of
+// another job removes empty ones). The directory usually exists: trying
+// first spares a walk of the path for every chunk.
 func (v *Volume) inStage(dir string, create func() error) error {
-	var err error
+	err := create()
 	for range maxStageTries {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 		if err = v.root.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		if err = create(); !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+		err = create()
 	}
 	return err
 }
