@@ -46,7 +46,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	ep, err := transport.Listen(transport.Config{
 		BindAddr: net.JoinHostPort(cfg.BindAddr, fmt.Sprint(cfg.Ports.QUIC)),
 		Identity: cfg.Identity,
-		Logger:   log.With("component", "quic"),
+		// Senders spread chunks over up to maxLanes connections per
+		// receiver (lanes.go); Raft and RPC ride the first.
+		DataConnsPerPeer: maxLanes,
+		Logger:           log.With("component", "quic"),
 		Authorize: func(name string, remote net.Addr) error {
 			c := cl.Load()
 			if c == nil {

@@ -50,14 +50,15 @@ type mover struct {
 	wakeCh  chan struct{} // a worker finished: hand out more work now
 	metrics *moverMetrics
 
-	mu      sync.Mutex
-	held    map[unitRef]hold     // units being sent, or acked and awaiting commit
-	busy    map[string]time.Time // scans and leads running, or done and awaiting commit, until the time
+	mu   sync.Mutex
+	held map[unitRef]hold     // units being sent, or acked and awaiting commit
+	busy map[string]time.Time // scans and leads running, or done and awaiting commit, until the time
 	// finalizing: files being finalized, or finalized and awaiting commit, until the time
 	finalizing map[unitRef]time.Time
-	cleaned map[string]bool
-	sent    map[unitRef]sentUnit // acked units, for probing after a lost report
-	pool    *streamPool
+	cleaned    map[string]bool
+	sent       map[unitRef]sentUnit // acked units, for probing after a lost report
+	pool       *streamPool
+	lanes      *lanes // QUIC connections per receiver
 
 	note       func(job, reason string) // sets a job's reason through the leader
 	failing    map[string]failures      // "job>receiver": the current run of failed sends
@@ -87,10 +88,22 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 		failing: map[string]failures{}, stallNoted: map[string]bool{},
 		metrics: newMoverMetrics(),
 	}
+	m.lanes = newLanes(m.goodput, time.Now)
 	m.reports = newReporter(a, m.log)
 	m.note = m.noteJob
 	a.endpoint.Handle(transport.KindData, m.receive)
 	return m
+}
+
+// goodput is the bytes sent minus bytes lost on every QUIC connection
+// this agent dialed to receiver: what lane control measures.
+func (m *mover) goodput(receiver string) (uint64, bool) {
+	addr, err := m.a.quicAddr(receiver)
+	if err != nil {
+		return 0, false
+	}
+	st, ok := m.a.endpoint.PeerStats(addr, receiver)
+	return st.BytesSent - min(st.BytesLost, st.BytesSent), ok
 }
 
 // run hands out work whenever the plan changes (or every second) until ctx ends.

@@ -20,33 +20,40 @@ import (
 // leader re-plans them, so the unit is neither retried nor failed.
 var errFileChanged = errors.New("a file changed while being read")
 
-// streamPool keeps idle data streams per receiver, so consecutive chunks
-// reuse a stream (and its warm QUIC connection) instead of opening one each.
+// streamPool keeps idle data streams per receiver and lane, so consecutive
+// chunks reuse a stream (its flow-control window already grown) instead of
+// opening one each.
 type streamPool struct {
 	mu   sync.Mutex
-	idle map[string][]*transport.Stream
+	idle map[laneKey][]*transport.Stream
 }
 
-func (p *streamPool) get(receiver string) *transport.Stream {
+// laneKey names one lane (a pooled QUIC connection) to one receiver.
+type laneKey struct {
+	receiver string
+	lane     int
+}
+
+func (p *streamPool) get(k laneKey) *transport.Stream {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	list := p.idle[receiver]
+	list := p.idle[k]
 	if len(list) == 0 {
 		return nil
 	}
 	s := list[len(list)-1]
-	p.idle[receiver] = list[:len(list)-1]
+	p.idle[k] = list[:len(list)-1]
 	return s
 }
 
-func (p *streamPool) put(receiver string, s *transport.Stream) {
+func (p *streamPool) put(k laneKey, s *transport.Stream) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.idle[receiver]) >= sendWorkers {
+	if len(p.idle[k]) >= sendWorkers {
 		s.Close()
 		return
 	}
-	p.idle[receiver] = append(p.idle[receiver], s)
+	p.idle[k] = append(p.idle[k], s)
 }
 
 // sendBuffers are one worker's reusable buffers: raw chunk and payload.
@@ -121,16 +128,19 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 	}
 }
 
-// deliver sends one chunk on a pooled stream to the receiver and reads the ack.
+// deliver sends one chunk on a pooled stream to the receiver, on the lane
+// the sender's lane control picks, and reads the ack.
 func (m *mover) deliver(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.ChunkAck, error) {
 	addr, err := m.a.quicAddr(receiver)
 	if err != nil {
 		return nil, err
 	}
-	s := m.streams().get(receiver)
+	k := laneKey{receiver, m.lanes.pick(receiver)}
+	defer m.lanes.release(receiver, k.lane)
+	s := m.streams().get(k)
 	if s == nil {
 		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		s, err = m.a.endpoint.OpenStream(octx, addr, receiver, transport.KindData)
+		s, err = m.a.endpoint.OpenDataStream(octx, addr, receiver, k.lane)
 		cancel()
 		if err != nil {
 			return nil, err
@@ -151,7 +161,11 @@ func (m *mover) deliver(ctx context.Context, receiver string, h *transport.Chunk
 		return nil, fmt.Errorf("ack for unit %d, want %d", ack.Unit, h.Unit)
 	}
 	_ = s.SetDeadline(time.Time{})
-	m.streams().put(receiver, s)
+	if m.lanes.inUse(receiver, k.lane) {
+		m.streams().put(k, s)
+	} else {
+		s.Close() // the lane was given back: let its connection go idle
+	}
 	return ack, nil
 }
 
@@ -159,7 +173,7 @@ func (m *mover) streams() *streamPool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.pool == nil {
-		m.pool = &streamPool{idle: map[string][]*transport.Stream{}}
+		m.pool = &streamPool{idle: map[laneKey][]*transport.Stream{}}
 	}
 	return m.pool
 }

@@ -173,6 +173,44 @@ func TestDataStreamsSpreadOverThePool(t *testing.T) {
 	waitFor(t, "b to count three inbound connections", func() bool { return b.Stats().Conns == 3 })
 }
 
+func TestDataStreamsUseTheLaneTheSenderPicks(t *testing.T) {
+	ca := newTestCA(t)
+	b := startNode(t, ca.identity("b"), Config{}, func(e *Endpoint) { e.Handle(KindData, upperEcho(nil)) })
+	a := startNode(t, ca.identity("a"), Config{DataConnsPerPeer: 8})
+	send := func(lane int) {
+		t.Helper()
+		s, err := a.OpenDataStream(testContext(t), b.addr, "b", lane)
+		if err != nil {
+			t.Fatalf("open data stream on lane %d: %v", lane, err)
+		}
+		defer s.Close()
+		_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := s.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.CloseWrite()
+		if got, err := io.ReadAll(s); err != nil || string(got) != "X" {
+			t.Fatalf("lane %d answered %q, %v", lane, got, err)
+		}
+	}
+	for range 4 {
+		send(0)
+	}
+	if n := a.Stats().Conns; n != 1 {
+		t.Fatalf("four streams on lane 0 made %d connections, want 1", n)
+	}
+	for lane := range 3 {
+		send(lane)
+	}
+	if n := a.Stats().Conns; n != 3 {
+		t.Errorf("streams on lanes 0, 1 and 2 made %d connections, want 3", n)
+	}
+	send(8 + 1) // lanes wrap around the pool
+	if n := a.Stats().Conns; n != 3 {
+		t.Errorf("lane 9 of a pool of 8 opened a connection of its own: %d, want 3", n)
+	}
+}
+
 func TestStreamOfUnhandledKindIsReset(t *testing.T) {
 	ca := newTestCA(t)
 	b := startNode(t, ca.identity("b"), Config{}) // no data handler

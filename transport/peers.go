@@ -79,11 +79,27 @@ func (p *peer) dialing() bool {
 // "host:port"), reusing a live pooled connection or dialing one. The peer's
 // certificate must name peerName. The caller owns the stream and must Close it.
 func (e *Endpoint) OpenStream(ctx context.Context, addr, peerName string, kind Kind) (*Stream, error) {
+	return e.openStream(ctx, addr, peerName, kind, -1)
+}
+
+// OpenDataStream opens a KindData stream to peerName at addr on connection
+// lane of the peer's pool (lane modulo DataConnsPerPeer), dialing it when
+// needed. Each lane is a QUIC connection of its own, with its own congestion
+// window: a sender that spreads its chunks over several lanes is not held
+// to one connection's share of a lossy link.
+func (e *Endpoint) OpenDataStream(ctx context.Context, addr, peerName string, lane int) (*Stream, error) {
+	return e.openStream(ctx, addr, peerName, KindData, max(lane, 0))
+}
+
+// openStream opens a stream on the pooled connection for kind: slot 0 for
+// Raft and RPC, lane's slot for data, or the next slot round robin when
+// lane is negative.
+func (e *Endpoint) openStream(ctx context.Context, addr, peerName string, kind Kind, lane int) (*Stream, error) {
 	const attempts = 2 // a cached connection may die between the check and the open
 	var err error
 	for range attempts {
 		var conn *quic.Conn
-		conn, err = e.conn(ctx, peerKey{addr: addr, name: peerName}, kind)
+		conn, err = e.conn(ctx, peerKey{addr: addr, name: peerName}, kind, lane)
 		if err != nil {
 			return nil, fmt.Errorf("open %s stream to %s at %s: %w", kind, peerName, addr, err)
 		}
@@ -104,10 +120,11 @@ func (e *Endpoint) OpenStream(ctx context.Context, addr, peerName string, kind K
 	return nil, fmt.Errorf("open %s stream to %s at %s: %w", kind, peerName, addr, err)
 }
 
-// conn returns a live connection from the peer's pool for kind, dialing it
-// when the slot is empty or its connection died. Concurrent callers share one
-// dial per slot; each waits only as long as its own ctx allows.
-func (e *Endpoint) conn(ctx context.Context, key peerKey, kind Kind) (*quic.Conn, error) {
+// conn returns a live connection from the peer's pool for kind (and lane,
+// see openStream), dialing it when the slot is empty or its connection
+// died. Concurrent callers share one dial per slot; each waits only as long
+// as its own ctx allows.
+func (e *Endpoint) conn(ctx context.Context, key peerKey, kind Kind, lane int) (*quic.Conn, error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -119,7 +136,10 @@ func (e *Endpoint) conn(ctx context.Context, key peerKey, kind Kind) (*quic.Conn
 		e.peers[key] = p
 	}
 	i := 0
-	if kind == KindData {
+	switch {
+	case kind == KindData && lane >= 0:
+		i = lane % len(p.slots)
+	case kind == KindData:
 		i = int(p.next % uint64(len(p.slots)))
 		p.next++
 	}
@@ -259,4 +279,34 @@ func (e *Endpoint) DropPeer(addr string) {
 	}
 	e.mu.Unlock()
 	closeAll(conns, codeDropped, "peer dropped")
+}
+
+// PeerStats sums quic-go's statistics over the live connections this
+// endpoint dialed to peerName at addr (its pool), and reports whether there
+// is any. Senders use it to see what the network gives them: BytesSent
+// minus BytesLost is goodput.
+func (e *Endpoint) PeerStats(addr, peerName string) (quic.ConnectionStats, bool) {
+	e.mu.Lock()
+	var conns []*quic.Conn
+	if p := e.peers[peerKey{addr: addr, name: peerName}]; p != nil {
+		for _, s := range p.slots {
+			if s.conn != nil && s.conn.Context().Err() == nil {
+				conns = append(conns, s.conn)
+			}
+		}
+	}
+	e.mu.Unlock()
+	var sum quic.ConnectionStats
+	for _, c := range conns {
+		st := c.ConnectionStats()
+		sum.BytesSent += st.BytesSent
+		sum.BytesLost += st.BytesLost
+		sum.PacketsSent += st.PacketsSent
+		sum.PacketsLost += st.PacketsLost
+		sum.BytesReceived += st.BytesReceived
+		sum.PacketsReceived += st.PacketsReceived
+		sum.CongestionWindow += st.CongestionWindow
+		sum.SmoothedRTT = max(sum.SmoothedRTT, st.SmoothedRTT)
+	}
+	return sum, len(conns) > 0
 }
