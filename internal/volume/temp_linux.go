@@ -74,6 +74,8 @@ func (v *Volume) RemoveJobTemp(job string) error {
 		return err
 	}
 	dir := path.Dir(TempRel(job, 0))
+	v.dirs.evict(dir)
+	v.dirs.evict(linkStage)
 	if err := v.root.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove temp files of job %s in volume %s: %w", job, v.path, err)
 	}

@@ -227,3 +227,34 @@ func TestRemoveJobTempLeavesNoLeptonDirWithoutLinks(t *testing.T) {
 		t.Errorf(".lepton left behind after the only job's temp files were removed: %v", err)
 	}
 }
+
+// The temp area's directories are kept open between files. A job whose
+// temp directory disappeared under a kept descriptor (removed by a cleanup
+// while empty, or by hand) must still write and finalize its files, into a
+// directory that exists.
+func TestTempFilesSurviveTheirDirectoryBeingRemovedUnderTheCache(t *testing.T) {
+	dir := t.TempDir()
+	v := openVolume(t, dir)
+	write := func(file uint64, dst string) {
+		t.Helper()
+		f, err := v.OpenTemp("j", file, 5)
+		mustOK(t, err)
+		mustOK(t, WriteAt(f, []byte("hello"), 0))
+		mustOK(t, f.Close())
+		mustOK(t, v.FinalizeFile("j", file, dst, fileEntry(5), false))
+		b, err := os.ReadFile(filepath.Join(dir, dst))
+		mustOK(t, err)
+		if string(b) != "hello" {
+			t.Fatalf("%s holds %q", dst, b)
+		}
+	}
+	write(1, "a")
+	// Removed behind the volume's back: its kept descriptor is stale now.
+	mustOK(t, os.RemoveAll(filepath.Join(dir, ".lepton")))
+	write(2, "b")
+	mustOK(t, v.RemoveJobTemp("j"))
+	write(3, "c")
+	if _, err := os.Stat(filepath.Join(dir, filepath.Dir(TempRel("j", 3)))); err != nil {
+		t.Fatalf("the job's temp directory after a write: %v", err)
+	}
+}

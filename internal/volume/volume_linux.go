@@ -18,6 +18,7 @@ import (
 type Volume struct {
 	root *os.Root
 	path string
+	dirs dirCache // open directories of the temp area
 }
 
 // Open opens the volume at path, which must be an existing directory.
@@ -43,7 +44,10 @@ func Open(dir string) (*Volume, error) {
 }
 
 // Close releases the volume's directory descriptor.
-func (v *Volume) Close() error { return v.root.Close() }
+func (v *Volume) Close() error {
+	v.dirs.closeAll()
+	return v.root.Close()
+}
 
 // Path is the absolute directory of the volume, for messages.
 func (v *Volume) Path() string { return v.path }
@@ -67,8 +71,23 @@ func (v *Volume) Available() (uint64, error) {
 
 // withDir opens directory rel through the root and runs fn with its
 // descriptor. Symlinks among rel's components resolve only inside the root.
+//
+// Directories in Lepton's temp area come from the volume's cache of open
+// descriptors; if fn fails in a way a stale descriptor explains, the entry
+// is evicted and fn runs once more on a fresh walk.
 func (v *Volume) withDir(rel string, fn func(fd int) error) error {
-	d, err := v.root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	open := func() (*os.File, error) { return v.root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0) }
+	if inTempArea(rel) {
+		d, err := v.dirs.get(rel, open)
+		if err != nil {
+			return err
+		}
+		if err = withFd(d, fn); err == nil || !stale(err) {
+			return err
+		}
+		v.dirs.evict(rel)
+	}
+	d, err := open()
 	if err != nil {
 		return err
 	}
