@@ -82,7 +82,7 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 	m := &mover{
 		a: a, log: a.log.With("component", "mover"), name: a.cfg.NodeName, fsm: a.cluster.FSM(),
 		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
-		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 4*finalWorkers),
+		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 16*finalWorkers),
 		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
 		held: map[unitRef]hold{}, busy: map[string]time.Time{}, finalizing: map[unitRef]time.Time{}, cleaned: map[string]bool{}, sent: map[unitRef]sentUnit{},
 		failing: map[string]failures{}, stallNoted: map[string]bool{},
@@ -164,7 +164,7 @@ func (m *mover) dispatch(ctx context.Context) {
 			}
 		}
 	}
-	for _, fw := range m.fsm.FinalizeWork(m.name, cap(m.finalQ)-len(m.finalQ), m.isFinalizing) {
+	for _, fw := range m.fsm.FinalizeWork(m.name, cap(m.finalQ)-len(m.finalQ), m.finalizingNow()) {
 		m.markFinalizing(fw.Job.ID, fw.Index, 24*time.Hour)
 		select {
 		case m.finalQ <- fw:
@@ -210,8 +210,10 @@ func (m *mover) startOnce(key string, f func()) {
 	}()
 }
 
-// drain runs work from q until ctx ends, waking the dispatcher after each
-// item so the queue never runs dry while there is work in the plan.
+// drain runs work from q until ctx ends, waking the dispatcher once the
+// queue is down to half, so it never runs dry while there is work in the
+// plan, yet a tree of a million small files does not cost a million
+// dispatches (each reads the plan).
 func drain[W any](ctx context.Context, m *mover, q <-chan W, work func(W)) {
 	for {
 		select {
@@ -219,7 +221,9 @@ func drain[W any](ctx context.Context, m *mover, q <-chan W, work func(W)) {
 			return
 		case w := <-q:
 			work(w)
-			m.wake()
+			if len(q) <= cap(q)/2 {
+				m.wake()
+			}
 		}
 	}
 }
@@ -232,13 +236,17 @@ func (m *mover) markFinalizing(job string, file uint64, d time.Duration) {
 	m.mu.Unlock()
 }
 
-// isFinalizing is called for every ready file on each dispatch: a map
-// lookup, no allocation.
-func (m *mover) isFinalizing(job string, file uint64) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	until, ok := m.finalizing[unitRef{job, file}]
-	return ok && time.Now().Before(until)
+// finalizingNow returns a check, for one dispatch, of whether a file is
+// being finalized or awaiting its commit. It runs for every ready file
+// (thousands in a tree of small files), so it reads the clock once.
+func (m *mover) finalizingNow() func(job string, file uint64) bool {
+	now := time.Now()
+	return func(job string, file uint64) bool {
+		m.mu.Lock()
+		until, ok := m.finalizing[unitRef{job, file}]
+		m.mu.Unlock()
+		return ok && now.Before(until)
+	}
 }
 
 func (m *mover) hold(job string, unit uint64, d time.Duration) { m.holdFor(job, unit, "", d) }

@@ -153,13 +153,18 @@ func (f *FSM) FinalizeWork(name string, limit int, held Claim) []FileWork {
 		if r.Job.State != JobRunning {
 			continue
 		}
+		var job *Job // one copy for all of the job's files
 		for i := r.settledFrom; i < len(r.Files); i++ {
 			fl := &r.Files[i]
 			if fl.State != FileReady || !fl.NeedsData() || r.finisher(&r.Units[fl.FirstUnit]) != name ||
 				(held != nil && held(r.Job.ID, uint64(i))) {
 				continue
 			}
-			out = append(out, FileWork{Job: r.Job.clone(), Index: uint64(i), File: *fl})
+			if job == nil {
+				c := r.Job.clone()
+				job = &c
+			}
+			out = append(out, FileWork{Job: *job, Index: uint64(i), File: *fl})
 			if len(out) >= limit {
 				return out
 			}

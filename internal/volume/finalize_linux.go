@@ -29,7 +29,7 @@ func (v *Volume) FinalizeFile(job string, file uint64, dst string, e Entry, asRo
 		return err
 	}
 	tmp := TempRel(job, file)
-	f, st, err := v.openChecked(tmp, os.O_RDWR, 0)
+	f, st, err := v.openTemp(tmp, os.O_RDWR)
 	if errors.Is(err, fs.ErrNotExist) {
 		if done, _ := v.Lstat(dst); done.Kind == KindFile && !Changed(done, e) {
 			return nil

@@ -30,7 +30,7 @@ func (v *Volume) OpenTemp(job string, file uint64, size int64) (*os.File, error)
 		st *unix.Stat_t
 	)
 	err := v.inStage(path.Dir(rel), func() (err error) {
-		f, st, err = v.openChecked(rel, os.O_RDWR|os.O_CREATE, 0o600)
+		f, st, err = v.openTemp(rel, os.O_RDWR|os.O_CREATE)
 		return err
 	})
 	if err != nil {
@@ -43,6 +43,38 @@ func (v *Volume) OpenTemp(job string, file uint64, size int64) (*os.File, error)
 		}
 	}
 	return f, nil
+}
+
+// openTemp opens a temp file in Lepton's own area (0700, made and emptied by
+// Lepton alone): with O_NOFOLLOW on its name, through the kept descriptor
+// of its directory, and refused unless it is a regular file. Nothing else
+// writes there, so the checks openChecked makes against a name being
+// swapped under it are not needed: two system calls per file instead of four.
+func (v *Volume) openTemp(rel string, flag int) (*os.File, *unix.Stat_t, error) {
+	fd := -1
+	var st unix.Stat_t
+	err := v.inParent(rel, func(dirfd int, name string) error {
+		err := eintr(func() (err error) {
+			fd, err = unix.Openat(dirfd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600) // O_RDWR never blocks on a FIFO
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		err = eintr(func() error { return unix.Fstat(fd, &st) })
+		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+			err = fmt.Errorf("not a regular file (%s)", entryFromStat(rel, &st).Kind)
+		}
+		if err != nil {
+			unix.Close(fd)
+			fd = -1
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fd), path.Join(v.path, rel)), &st, nil
 }
 
 // maxStageTries bounds retries when a concurrent cleanup removed an empty
