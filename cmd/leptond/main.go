@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/leptonmesh/lepton/agent"
@@ -86,6 +87,9 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	log, err := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
 	}
 	a, err := agent.New(cfg, log)
 	if err != nil {

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"github.com/leptonmesh/lepton/internal/jobspec"
 	"log/slog"
 	"net"
 	"strconv"
@@ -24,6 +25,13 @@ const (
 	DefaultAPIPort          = 7948
 	DefaultRaftVoters       = 5
 	DefaultReconnectTimeout = 72 * time.Hour
+	// DefaultMemoryLimit is the Go runtime's soft memory limit: the
+	// garbage collector works harder as the heap nears it, instead of
+	// letting it grow to twice what is live. 0 in the file turns it off.
+	DefaultMemoryLimit = 200 << 20
+	// MinMemoryLimit is the smallest limit accepted: below it the
+	// collector would run all the time.
+	MinMemoryLimit = 64 << 20
 )
 
 // Side says which end of a migration an agent serves.
@@ -75,6 +83,9 @@ type Config struct {
 	LogLevel         string   `yaml:"log_level"`
 	LogFormat        string   `yaml:"log_format"`
 	ReconnectTimeout Duration `yaml:"reconnect_timeout"`
+	// MemoryLimit is the soft limit on the agent's memory (runtime/debug
+	// SetMemoryLimit); 0 turns it off. GOMEMLIMIT in the environment wins.
+	MemoryLimit jobspec.ByteSize `yaml:"memory_limit"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
@@ -125,6 +136,7 @@ func defaults() *Config {
 		LogLevel:         "info",
 		LogFormat:        LogAuto,
 		ReconnectTimeout: Duration{DefaultReconnectTimeout},
+		MemoryLimit:      DefaultMemoryLimit,
 	}
 }
 

@@ -224,6 +224,8 @@ func TestBadConfigs(t *testing.T) {
 		{name: "log format", doc: validDoc.set("log_format", "xml"), key: "log_format", msgs: []string{`is "xml"`}},
 		{name: "duration without unit", doc: validDoc.set("reconnect_timeout", "72"), key: "reconnect_timeout", msgs: []string{`want a duration such as 72h or 30m, got "72"`}},
 		{name: "duration too short", doc: validDoc.set("reconnect_timeout", "10ms"), key: "reconnect_timeout", msgs: []string{"want at least 1s"}},
+		{name: "memory limit too small", doc: validDoc.set("memory_limit", "16MiB"), key: "memory_limit", msgs: []string{"want 0 (no limit) or at least 64MiB"}},
+		{name: "memory limit not a size", doc: validDoc.set("memory_limit", "lots"), key: "memory_limit", msgs: []string{"lots"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

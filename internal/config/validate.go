@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/leptonmesh/lepton/internal/jobspec"
 	"io"
 	"maps"
 	"net"
@@ -80,6 +81,9 @@ func (c *Config) complete(p *problems, dir string) {
 	}
 	if c.ReconnectTimeout.Duration < minReconnect {
 		p.add("reconnect_timeout", "is %s; want at least %s (how long a failed member is kept before it is reaped)", c.ReconnectTimeout.Duration, minReconnect)
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
+		p.add("memory_limit", "is %s; want 0 (no limit) or at least %s", c.MemoryLimit, jobspec.ByteSize(MinMemoryLimit))
 	}
 }
 
