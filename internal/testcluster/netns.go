@@ -44,7 +44,7 @@ type Net struct {
 // veth link between the clouds.
 type Netns struct {
 	Name string // as `ip netns` knows it
-	Link string // its end of the veth pair
+	Link string // its end of the veth pair (a TUN device on an emulated net)
 
 	mu        sync.Mutex
 	firstHost int // host number of the first agent address
@@ -62,6 +62,30 @@ var netSeq struct {
 // agent of the cluster. It returns an error wrapping ErrNoNetns when the
 // machine cannot do it, so a test can skip with the reason.
 func (c *Cluster) NewNet() (*Net, error) {
+	c.t.Helper()
+	n, err := c.newNamespaces()
+	if err != nil {
+		return nil, err
+	}
+	steps := [][]string{
+		// Created straight inside the namespaces: the host never sees the pair.
+		{"link", "add", n.Source.Link, "netns", n.Source.Name, "type", "veth", "peer", "name", n.Target.Link, "netns", n.Target.Name},
+		{"-n", n.Source.Name, "link", "set", n.Source.Link, "up"},
+		{"-n", n.Target.Name, "link", "set", n.Target.Link, "up"},
+	}
+	for _, args := range steps {
+		if out, err := ipCmd(args...); err != nil {
+			return nil, fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return n, nil
+}
+
+// newNamespaces creates the two namespaces of a Net with lo up in each,
+// not yet linked, and removes them when the test ends, after killing every
+// agent of the cluster. It returns an error wrapping ErrNoNetns when the
+// machine cannot do it.
+func (c *Cluster) newNamespaces() (*Net, error) {
 	c.t.Helper()
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("%w: the harness must run as root (euid %d)", ErrNoNetns, os.Geteuid())
@@ -93,12 +117,8 @@ func (c *Cluster) NewNet() (*Net, error) {
 	steps := [][]string{
 		{"netns", "add", n.Source.Name},
 		{"netns", "add", n.Target.Name},
-		// Created straight inside the namespaces: the host never sees the pair.
-		{"link", "add", n.Source.Link, "netns", n.Source.Name, "type", "veth", "peer", "name", n.Target.Link, "netns", n.Target.Name},
 		{"-n", n.Source.Name, "link", "set", "lo", "up"},
 		{"-n", n.Target.Name, "link", "set", "lo", "up"},
-		{"-n", n.Source.Name, "link", "set", n.Source.Link, "up"},
-		{"-n", n.Target.Name, "link", "set", n.Target.Link, "up"},
 	}
 	for i, args := range steps {
 		if out, err := ipCmd(args...); err != nil {
@@ -143,9 +163,11 @@ func (n *Net) Heal() error {
 	}
 }
 
-// addAddress gives the namespace's end of the link one more address of the
-// shared /24 and returns it.
-func (ns *Netns) addAddress() (string, error) {
+// AddAddress gives the namespace's end of the link one more address of
+// the shared /24 (source .11 to .19, target .21 to .29) and returns it.
+// On a veth end the /24 is on-link; on an emulated link's TUN device (see
+// NewEmulatedNet) the same route sends the /24 through the emulator.
+func (ns *Netns) AddAddress() (string, error) {
 	ns.mu.Lock()
 	host := ns.firstHost + ns.hosts
 	if host >= ns.firstHost+9 {
@@ -160,6 +182,9 @@ func (ns *Netns) addAddress() (string, error) {
 	}
 	return ip, nil
 }
+
+// addAddress is AddAddress under the name the agent launcher calls.
+func (ns *Netns) addAddress() (string, error) { return ns.AddAddress() }
 
 // Command returns a command that runs name inside the namespace. `ip netns
 // exec` execs the program in its own process, so the command's PID is the
