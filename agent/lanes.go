@@ -10,31 +10,46 @@ import (
 // connection: under random loss one connection gets about
 // MSS/RTT × 1.22/√loss whatever the link could carry, so on a lossy
 // long-distance link more connections mean more throughput. On loopback or
-// a clean LAN they only cost handshakes and goroutines. So the sender
-// measures instead of guessing: it starts with minLanes, and every
-// laneWindow it compares the goodput (bytes sent minus bytes lost, from
-// quic-go's connection statistics) with the goodput before the last lane
-// was added. While each added lane still adds at least laneGain, it adds
-// another, up to maxLanes; when one does not, it takes it back and settles.
-// Conditions change (a cross-traffic burst ends, a loss episode starts), so
-// a settled sender tries one more lane every laneRetry.
+// a clean LAN they only cost handshakes, goroutines and smaller packet
+// batches. So the sender measures instead of guessing. It starts with
+// minLanes, and every laneWindow in which its chunks kept every lane busy
+// it reads quic-go's statistics for the pool: goodput (bytes sent minus
+// bytes lost) and the loss rate.
+//   - On a clean path (loss below lossyAbove) more lanes must earn their
+//     keep: half as many again are added only while each step raises the
+//     goodput by laneGain.
+//   - On a lossy path, where the next lanes almost always help until the
+//     link is full, twice as many are tried while goodput stays within
+//     laneSlack of the best seen (one window is a noisy measure of a
+//     sawtooth).
+//
+// The first busy window (handshakes, slow start) only warms up.
+//
+// When a step does not pay, the sender goes back to the lane count of the
+// best goodput and settles; conditions change, so it tries again after
+// laneRetry.
 const (
 	minLanes   = 2
-	maxLanes   = sendWorkers // a lane with no chunk in flight adds nothing
-	laneWindow = time.Second
+	maxLanes   = 4 * sendWorkers // beyond one per send worker, chunks are striped over lanes
+	laneWindow = 2 * time.Second
 	laneGain   = 1.10
-	laneRetry  = 20 * time.Second
+	laneSlack  = 0.85
+	lossyAbove = 5e-5
+	laneRetry  = 10 * time.Second
 )
 
-// laneStats returns the goodput counter (bytes sent minus bytes lost, over
-// every connection of the pool) to one receiver, and false when there is
-// no connection to measure.
-type laneStats func(receiver string) (uint64, bool)
+// laneStats returns the byte counters (sent, and lost, retransmissions
+// included) over every connection of the pool to one receiver, and false
+// when there is no connection to measure.
+type laneStats func(receiver string) (sent, lost uint64, ok bool)
 
 // lanes keeps one laneSet per receiver. Safe for concurrent use.
 type lanes struct {
 	stats laneStats
 	now   func() time.Time
+	// changed, when set, hears every change of a receiver's lane count
+	// (called with l.mu held: it must not call back).
+	changed func(receiver string, n int, goodput float64)
 
 	mu     sync.Mutex
 	byPeer map[string]*laneSet
@@ -46,10 +61,13 @@ type laneSet struct {
 	busy []int // chunks in flight per lane
 
 	start     time.Time // of the measurement window
-	startGood uint64    // goodput counter at start
-	demand    int       // chunks in flight, summed at each pick in the window
+	startSent uint64    // counters at start
+	startLost uint64
+	demand    int // chunks in flight, summed at each pick in the window
 	picks     int
-	prevRate  float64   // goodput per second before the last lane was added; 0: none yet
+	warm      bool      // a first busy window has passed (slow start is over)
+	best      float64   // best goodput per second of this climb; 0: none yet
+	bestN     int       // lanes that gave it
 	settled   time.Time // zero while growing
 }
 
@@ -99,6 +117,14 @@ func (l *lanes) inUse(receiver string, lane int) bool {
 	return s != nil && lane < s.n
 }
 
+// stripes returns how many lanes each chunk to receiver should be spread
+// over: one while there are no more lanes than send workers, more beyond,
+// so that every lane has data.
+func (l *lanes) stripes(receiver string) int {
+	n := l.count(receiver)
+	return max(1, (n+sendWorkers-1)/sendWorkers)
+}
+
 // count returns the lanes in use to receiver (for metrics and logs).
 func (l *lanes) count(receiver string) int {
 	l.mu.Lock()
@@ -107,6 +133,16 @@ func (l *lanes) count(receiver string) int {
 		return s.n
 	}
 	return 0
+}
+
+// grown is the next lane count to try: twice as many on a lossy path, so
+// a long fat lossy link reaches its 20-odd lanes in a few windows; half as
+// many again (at least one more) on a clean one.
+func grown(n int, lossy bool) int {
+	if lossy {
+		return min(maxLanes, 2*n)
+	}
+	return min(maxLanes, n+max(1, n/2))
 }
 
 // measure closes the window when it is over and decides on the lanes. A
@@ -119,32 +155,52 @@ func (l *lanes) measure(receiver string, s *laneSet) {
 	if !s.start.IsZero() && elapsed < laneWindow {
 		return
 	}
-	good, ok := l.stats(receiver)
-	if s.start.IsZero() || !ok || good < s.startGood { // first look, or connections redialed
-		s.start, s.startGood, s.demand, s.picks = now, good, 0, 0
+	sent, lost, ok := l.stats(receiver)
+	if s.start.IsZero() || !ok || sent < s.startSent || lost < s.startLost { // first look, or connections redialed
+		s.start, s.startSent, s.startLost, s.demand, s.picks = now, sent, lost, 0, 0
 		return
 	}
-	rate := float64(good-s.startGood) / elapsed.Seconds()
-	busy := s.picks > 0 && s.demand >= s.n*s.picks
-	s.start, s.startGood, s.demand, s.picks = now, good, 0, 0
+	dSent, dLost := float64(sent-s.startSent), float64(lost-s.startLost)
+	rate := (dSent - min(dLost, dSent)) / elapsed.Seconds()
+	lossy := dSent > 0 && dLost/dSent >= lossyAbove
+	busy := s.picks > 0 && 4*s.demand >= 3*s.n*s.picks // on average ≥ ¾ of the lanes had a chunk or stripe
+	s.start, s.startSent, s.startLost, s.demand, s.picks = now, sent, lost, 0, 0
 	if !busy || rate <= 0 {
 		return
 	}
-	switch {
-	case !s.settled.IsZero():
+	if !s.warm { // the first window is handshakes and slow start
+		s.warm = true
+		return
+	}
+	if n := s.n; l.changed != nil {
+		defer func() {
+			if s.n != n {
+				l.changed(receiver, s.n, rate)
+			}
+		}()
+	}
+	if !s.settled.IsZero() {
 		if now.Sub(s.settled) >= laneRetry && s.n < maxLanes {
-			s.settled, s.prevRate = time.Time{}, rate
-			s.n++
+			s.settled, s.best, s.bestN = time.Time{}, rate, s.n
+			s.n = grown(s.n, lossy)
 		}
-	case s.prevRate == 0 || rate >= s.prevRate*laneGain:
-		s.prevRate = rate
+		return
+	}
+	pays := rate >= s.best*laneGain
+	if lossy {
+		pays = rate >= s.best*laneSlack
+	}
+	switch {
+	case s.best == 0 || pays:
+		if rate > s.best {
+			s.best, s.bestN = rate, s.n
+		}
 		if s.n < maxLanes {
-			s.n++
+			s.n = grown(s.n, lossy)
 		} else {
-			s.settled = now
+			s.n, s.settled = s.bestN, now
 		}
-	default: // the last lane added nothing: give it back
-		s.n = max(s.n-1, minLanes)
-		s.settled = now
+	default: // the lanes last added did not pay: back to the best count
+		s.n, s.settled = max(s.bestN, minLanes), now
 	}
 }

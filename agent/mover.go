@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path"
 	"slices"
@@ -58,7 +59,8 @@ type mover struct {
 	cleaned    map[string]bool
 	sent       map[unitRef]sentUnit // acked units, for probing after a lost report
 	pool       *streamPool
-	lanes      *lanes // QUIC connections per receiver
+	lanes      *lanes      // QUIC connections per receiver
+	stripes    *assemblies // striped chunks being put together
 
 	note       func(job, reason string) // sets a job's reason through the leader
 	failing    map[string]failures      // "job>receiver": the current run of failed sends
@@ -88,22 +90,26 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 		failing: map[string]failures{}, stallNoted: map[string]bool{},
 		metrics: newMoverMetrics(),
 	}
-	m.lanes = newLanes(m.goodput, time.Now)
+	m.lanes = newLanes(m.laneCounters, time.Now)
+	m.lanes.changed = func(receiver string, n int, goodput float64) {
+		m.log.Info("lanes to a receiver changed", "receiver", receiver, "lanes", n, "goodput_mbps", math.Round(goodput*8/1e6))
+	}
+	m.stripes = newAssemblies(time.Now)
 	m.reports = newReporter(a, m.log)
 	m.note = m.noteJob
 	a.endpoint.Handle(transport.KindData, m.receive)
 	return m
 }
 
-// goodput is the bytes sent minus bytes lost on every QUIC connection
-// this agent dialed to receiver: what lane control measures.
-func (m *mover) goodput(receiver string) (uint64, bool) {
+// laneCounters are the bytes sent and lost on every QUIC connection this
+// agent dialed to receiver: what lane control measures.
+func (m *mover) laneCounters(receiver string) (sent, lost uint64, ok bool) {
 	addr, err := m.a.quicAddr(receiver)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	st, ok := m.a.endpoint.PeerStats(addr, receiver)
-	return st.BytesSent - min(st.BytesLost, st.BytesSent), ok
+	return st.BytesSent, st.BytesLost, ok
 }
 
 // run hands out work whenever the plan changes (or every second) until ctx ends.

@@ -28,20 +28,56 @@ func (m *mover) receive(s *transport.Stream) {
 	defer m.metrics.inflight.Dec()
 	var wire, raw []byte
 	for {
-		h, payload, err := transport.ReadChunk(s, wire, jobspec.MaxChunkSize)
+		f, err := transport.ReadDataFrame(s, wire, jobspec.MaxChunkSize)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				m.log.Debug("data stream ended", "peer", s.Peer(), "err", err)
 			}
 			return
 		}
-		wire = payload[:0]
+		if f.Stripe != nil {
+			if err := m.receiveStripe(s, f.Stripe); err != nil {
+				m.log.Warn("refused a stripe", "peer", s.Peer(), "err", err)
+				return
+			}
+			continue // stripes are acked with their chunk, on its header's stream
+		}
+		payload := f.Payload
+		if f.Transfer != 0 {
+			k := assemblyKey{s.Peer(), f.Transfer}
+			x, err := m.stripes.join(k, f.Chunk.WireLen)
+			if err == nil {
+				payload, err = m.stripes.wait(k, x, assemblyTimeout)
+			}
+			if err != nil {
+				ack := &transport.ChunkAck{Unit: f.Chunk.Unit, Attempt: f.Chunk.Attempt, Retry: true, Error: err.Error()}
+				if werr := transport.WriteAck(s, ack); werr != nil {
+					return
+				}
+				continue
+			}
+		} else {
+			wire = payload[:0]
+		}
 		m.metrics.received.Add(float64(len(payload)))
-		ack := m.accept(s.Peer(), h, payload, &raw)
+		ack := m.accept(s.Peer(), f.Chunk, payload, &raw)
 		if err := transport.WriteAck(s, ack); err != nil {
 			return
 		}
 	}
+}
+
+// receiveStripe reads one stripe's bytes into its transfer's assembly.
+func (m *mover) receiveStripe(s *transport.Stream, st *transport.Stripe) error {
+	x, err := m.stripes.join(assemblyKey{s.Peer(), st.Transfer}, st.Total)
+	if err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(s, x.buf[st.Off:st.Off+st.Len]); err != nil {
+		return fmt.Errorf("read stripe of transfer %x: %w", st.Transfer, err)
+	}
+	m.stripes.filled(x, st.Len)
+	return nil
 }
 
 // accept checks and writes one chunk and says how it went.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
@@ -128,26 +129,34 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 	}
 }
 
-// deliver sends one chunk on a pooled stream to the receiver, on the lane
-// the sender's lane control picks, and reads the ack.
+// deliver sends one chunk to the receiver and reads the ack: whole on one
+// pooled stream, or, when lane control spreads chunks to this receiver
+// over more lanes than there are send workers, as stripes on several.
 func (m *mover) deliver(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.ChunkAck, error) {
 	addr, err := m.a.quicAddr(receiver)
 	if err != nil {
 		return nil, err
 	}
+	cuts := cutStripes(len(payload), m.lanes.stripes(receiver))
 	k := laneKey{receiver, m.lanes.pick(receiver)}
-	defer m.lanes.release(receiver, k.lane)
-	s := m.streams().get(k)
-	if s == nil {
-		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		s, err = m.a.endpoint.OpenDataStream(octx, addr, receiver, k.lane)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
+	s, err := m.stream(ctx, addr, k)
+	if err != nil {
+		m.lanes.release(receiver, k.lane)
+		return nil, err
 	}
 	_ = s.SetDeadline(time.Now().Add(ackTimeout))
-	if err := transport.WriteChunk(s, h, payload); err != nil {
+	if len(cuts) <= 2 {
+		err = transport.WriteChunk(s, h, payload)
+		m.lanes.release(receiver, k.lane)
+	} else {
+		transfer := rand.Uint64() | 1
+		err = transport.WriteStripedChunk(s, h, transfer, len(payload))
+		m.lanes.release(receiver, k.lane)
+		if err == nil {
+			err = m.sendStripes(ctx, addr, receiver, transfer, payload, cuts)
+		}
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -160,13 +169,59 @@ func (m *mover) deliver(ctx context.Context, receiver string, h *transport.Chunk
 		s.Close()
 		return nil, fmt.Errorf("ack for unit %d, want %d", ack.Unit, h.Unit)
 	}
+	m.putStream(k, s)
+	return ack, nil
+}
+
+// sendStripes sends payload's stripes (cut at cuts) of transfer at once,
+// each on a pooled stream of its own lane.
+func (m *mover) sendStripes(ctx context.Context, addr, receiver string, transfer uint64, payload []byte, cuts []int) error {
+	errs := make(chan error, len(cuts)-1)
+	for i := range len(cuts) - 1 {
+		go func() {
+			k := laneKey{receiver, m.lanes.pick(receiver)}
+			defer m.lanes.release(receiver, k.lane)
+			s, err := m.stream(ctx, addr, k)
+			if err == nil {
+				_ = s.SetDeadline(time.Now().Add(ackTimeout))
+				st := transport.Stripe{Transfer: transfer, Off: uint32(cuts[i]), Len: uint32(cuts[i+1] - cuts[i]), Total: uint32(len(payload))}
+				if err = transport.WriteStripe(s, st, payload[cuts[i]:cuts[i+1]]); err != nil {
+					s.Close()
+				} else {
+					m.putStream(k, s)
+				}
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range len(cuts) - 1 {
+		if err := <-errs; err != nil && first == nil {
+			first = fmt.Errorf("send stripe: %w", err)
+		}
+	}
+	return first
+}
+
+// stream returns a pooled data stream on lane k, or opens one.
+func (m *mover) stream(ctx context.Context, addr string, k laneKey) (*transport.Stream, error) {
+	if s := m.streams().get(k); s != nil {
+		return s, nil
+	}
+	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return m.a.endpoint.OpenDataStream(octx, addr, k.receiver, k.lane)
+}
+
+// putStream returns a stream whose exchange is complete to the pool, or
+// closes it when its lane was given back (its connection may go idle).
+func (m *mover) putStream(k laneKey, s *transport.Stream) {
 	_ = s.SetDeadline(time.Time{})
-	if m.lanes.inUse(receiver, k.lane) {
+	if m.lanes.inUse(k.receiver, k.lane) {
 		m.streams().put(k, s)
 	} else {
-		s.Close() // the lane was given back: let its connection go idle
+		s.Close()
 	}
-	return ack, nil
 }
 
 func (m *mover) streams() *streamPool {

@@ -194,6 +194,12 @@ func ReadChunk(r io.Reader, buf []byte, maxRaw int) (*ChunkHeader, []byte, error
 	if err != nil {
 		return nil, nil, err
 	}
+	return readChunkBody(r, n, buf, maxRaw)
+}
+
+// readChunkBody reads the rest of a chunk frame whose prefix announced a
+// body of n bytes (at most MaxChunkHeader): header, then payload.
+func readChunkBody(r io.Reader, n int, buf []byte, maxRaw int) (*ChunkHeader, []byte, error) {
 	buf = grow(buf, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, nil, fmt.Errorf("read chunk header: %w", noEOF(err))
@@ -526,6 +532,12 @@ func readPrefix(r io.Reader, typ byte, limit int) (int, error) {
 		}
 		return 0, fmt.Errorf("read %s frame: %w", frameName(typ), err)
 	}
+	return checkPrefix(p, typ, limit)
+}
+
+// checkPrefix checks a frame prefix's type and version and returns the
+// body length, at most limit.
+func checkPrefix(p [framePrefix]byte, typ byte, limit int) (int, error) {
 	if p[0] != typ {
 		return 0, fmt.Errorf("read %s frame: got frame type %d (%s): %w", frameName(typ), p[0], frameName(p[0]), ErrBadFrame)
 	}
@@ -545,6 +557,10 @@ func frameName(typ byte) string {
 		return "chunk"
 	case frameAck:
 		return "ack"
+	case frameStriped:
+		return "striped chunk"
+	case frameStripe:
+		return "stripe"
 	}
 	return "unknown"
 }
