@@ -26,54 +26,74 @@ func (m *mover) receive(s *transport.Stream) {
 	defer s.Close()
 	m.metrics.inflight.Inc()
 	defer m.metrics.inflight.Dec()
-	var wire, raw []byte
 	for {
-		f, err := transport.ReadDataFrame(s, wire, jobspec.MaxChunkSize)
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				m.log.Debug("data stream ended", "peer", s.Peer(), "err", err)
-			}
-			return
-		}
-		if f.Stripe != nil {
-			if err := m.receiveStripe(s, f.Stripe); err != nil {
-				m.log.Warn("refused a stripe", "peer", s.Peer(), "err", err)
-				return
-			}
-			continue // stripes are acked with their chunk, on its header's stream
-		}
-		payload := f.Payload
-		if f.Transfer != 0 {
-			k := assemblyKey{s.Peer(), f.Transfer}
-			x, err := m.stripes.join(k, f.Chunk.WireLen)
-			if err == nil {
-				payload, err = m.stripes.wait(k, x, assemblyTimeout)
-			}
-			if err != nil {
-				ack := &transport.ChunkAck{Unit: f.Chunk.Unit, Attempt: f.Chunk.Attempt, Retry: true, Error: err.Error()}
-				if werr := transport.WriteAck(s, ack); werr != nil {
-					return
-				}
-				continue
-			}
-		} else {
-			wire = payload[:0]
-		}
-		m.metrics.received.Add(float64(len(payload)))
-		ack := m.accept(s.Peer(), f.Chunk, payload, &raw)
-		if err := transport.WriteAck(s, ack); err != nil {
+		if !m.receiveFrame(s) {
 			return
 		}
 	}
 }
 
+// receiveFrame reads and handles one frame of a data stream, with buffers
+// borrowed for this chunk only. It reports whether the stream goes on.
+func (m *mover) receiveFrame(s *transport.Stream) bool {
+	var wire *[]byte // borrowed once a frame begins: an idle stream holds none
+	defer func() {
+		if wire != nil {
+			giveBack(wire)
+		}
+	}()
+	alloc := func(n int) []byte {
+		if wire == nil {
+			wire = borrow()
+		}
+		if cap(*wire) < n {
+			*wire = make([]byte, n)
+		}
+		*wire = (*wire)[:n]
+		return *wire
+	}
+	f, err := transport.ReadDataFrame(s, alloc, jobspec.MaxChunkSize)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			m.log.Debug("data stream ended", "peer", s.Peer(), "err", err)
+		}
+		return false
+	}
+	if f.Stripe != nil {
+		if err := m.receiveStripe(s, f.Stripe); err != nil {
+			m.log.Warn("refused a stripe", "peer", s.Peer(), "err", err)
+			return false
+		}
+		return true // stripes are acked with their chunk, on its header's stream
+	}
+	payload := f.Payload
+	if f.Transfer != 0 {
+		k := assemblyKey{s.Peer(), f.Transfer}
+		x, err := m.stripes.join(k, f.Chunk.WireLen)
+		if err == nil {
+			payload, err = m.stripes.wait(k, x, assemblyTimeout)
+		}
+		if err != nil {
+			ack := &transport.ChunkAck{Unit: f.Chunk.Unit, Attempt: f.Chunk.Attempt, Retry: true, Error: err.Error()}
+			return transport.WriteAck(s, ack) == nil
+		}
+		defer m.stripes.recycle(x)
+	}
+	raw := borrow()
+	defer giveBack(raw)
+	m.metrics.received.Add(float64(len(payload)))
+	ack := m.accept(s.Peer(), f.Chunk, payload, raw)
+	return transport.WriteAck(s, ack) == nil
+}
+
 // receiveStripe reads one stripe's bytes into its transfer's assembly.
 func (m *mover) receiveStripe(s *transport.Stream, st *transport.Stripe) error {
-	x, err := m.stripes.join(assemblyKey{s.Peer(), st.Transfer}, st.Total)
+	x, err := m.stripes.joinStripe(assemblyKey{s.Peer(), st.Transfer}, st.Total)
 	if err != nil {
 		return err
 	}
 	if _, err := io.ReadFull(s, x.buf[st.Off:st.Off+st.Len]); err != nil {
+		m.stripes.failed(x)
 		return fmt.Errorf("read stripe of transfer %x: %w", st.Transfer, err)
 	}
 	m.stripes.filled(x, st.Len)

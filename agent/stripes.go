@@ -34,11 +34,13 @@ type assemblyKey struct {
 
 // assembly is one striped chunk's payload being put together.
 type assembly struct {
-	buf   []byte
-	total uint32
-	got   uint32 // bytes received so far
-	done  chan struct{}
-	born  time.Time
+	buf     []byte
+	lent    *[]byte // buf's storage, borrowed from chunkBufs
+	total   uint32
+	got     uint32 // bytes received so far
+	readers int    // stripes reading into buf now
+	done    chan struct{}
+	born    time.Time
 }
 
 // assemblies are the transfers this receiver is putting together.
@@ -73,15 +75,39 @@ func (a *assemblies) join(k assemblyKey, total uint32) (*assembly, error) {
 	if len(a.m) >= maxAssemblies {
 		return nil, errTooManyAssemblies
 	}
-	x := &assembly{buf: make([]byte, total), total: total, done: make(chan struct{}), born: now}
+	buf := borrow()
+	if cap(*buf) < int(total) {
+		*buf = make([]byte, total)
+	}
+	x := &assembly{buf: (*buf)[:total], lent: buf, total: total, done: make(chan struct{}), born: now}
 	a.m[k] = x
 	return x, nil
+}
+
+// joinStripe is join for a stripe about to be read into the assembly; it
+// must call filled (or failed) when done.
+func (a *assemblies) joinStripe(k assemblyKey, total uint32) (*assembly, error) {
+	x, err := a.join(k, total)
+	if err == nil {
+		a.mu.Lock()
+		x.readers++
+		a.mu.Unlock()
+	}
+	return x, err
+}
+
+// failed says a stripe's read into x ended without its bytes.
+func (a *assemblies) failed(x *assembly) {
+	a.mu.Lock()
+	x.readers--
+	a.mu.Unlock()
 }
 
 // filled records n more bytes of x received; the last ones complete it.
 func (a *assemblies) filled(x *assembly, n uint32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	x.readers--
 	if x.got >= x.total {
 		return
 	}
@@ -104,6 +130,20 @@ func (a *assemblies) wait(k assemblyKey, x *assembly, timeout time.Duration) ([]
 		got := x.got
 		a.mu.Unlock()
 		return nil, fmt.Errorf("striped chunk: %d of %d bytes arrived in %s", got, x.total, timeout)
+	}
+}
+
+// recycle gives a finished assembly's buffer back. Only the header's
+// handler calls it, after wait returned the payload and it was written;
+// stripes of a transfer that was dropped may still be reading into an
+// abandoned buffer, which is then left to the garbage collector.
+func (a *assemblies) recycle(x *assembly) {
+	a.mu.Lock()
+	idle := x.got >= x.total && x.readers == 0
+	a.mu.Unlock()
+	if idle {
+		*x.lent = x.buf[:0]
+		giveBack(x.lent)
 	}
 }
 

@@ -35,7 +35,7 @@ func TestAssemblyPutsStripesTogetherInAnyOrder(t *testing.T) {
 	k := assemblyKey{"src-1", 42}
 	cuts := cutStripes(len(payload), 3)
 	for i := len(cuts) - 2; i >= 0; i-- { // last stripe first, before the header
-		x, err := a.join(k, uint32(len(payload)))
+		x, err := a.joinStripe(k, uint32(len(payload)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestAssemblyBoundsAndTimeouts(t *testing.T) {
 	if _, err := a.join(assemblyKey{"p", 999}, 10); err != nil {
 		t.Fatalf("after the old transfers expired: %v", err)
 	}
-	x, _ := a.join(assemblyKey{"q", 7}, 100)
+	x, _ := a.joinStripe(assemblyKey{"q", 7}, 100)
 	a.filled(x, 40)
 	if _, err := a.wait(assemblyKey{"q", 7}, x, 10*time.Millisecond); err == nil {
 		t.Error("a transfer missing 60 of 100 bytes was handed out")

@@ -194,13 +194,14 @@ func ReadChunk(r io.Reader, buf []byte, maxRaw int) (*ChunkHeader, []byte, error
 	if err != nil {
 		return nil, nil, err
 	}
-	return readChunkBody(r, n, buf, maxRaw)
+	return readChunkBody(r, n, func(n int) []byte { buf = grow(buf, n); return buf }, maxRaw)
 }
 
 // readChunkBody reads the rest of a chunk frame whose prefix announced a
-// body of n bytes (at most MaxChunkHeader): header, then payload.
-func readChunkBody(r io.Reader, n int, buf []byte, maxRaw int) (*ChunkHeader, []byte, error) {
-	buf = grow(buf, n)
+// body of n bytes (at most MaxChunkHeader): header, then payload, each into
+// alloc(size), which may return the same storage both times.
+func readChunkBody(r io.Reader, n int, alloc func(int) []byte, maxRaw int) (*ChunkHeader, []byte, error) {
+	buf := alloc(n)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, nil, fmt.Errorf("read chunk header: %w", noEOF(err))
 	}
@@ -211,7 +212,7 @@ func readChunkBody(r io.Reader, n int, buf []byte, maxRaw int) (*ChunkHeader, []
 	if err != nil {
 		return nil, nil, fmt.Errorf("read chunk: %w", err)
 	}
-	buf = grow(buf, int(h.WireLen))
+	buf = alloc(int(h.WireLen))
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, nil, fmt.Errorf("read chunk %s/%d payload: %w", h.Job, h.Unit, noEOF(err))
 	}

@@ -100,10 +100,17 @@ func (st *Stripe) check() error {
 }
 
 // ReadDataFrame reads the next frame of a data stream: a chunk (as
-// ReadChunk, into buf's storage), a striped chunk's header, or a stripe's
-// header, whose Len data bytes the caller must read next. The bounds are
-// ReadChunk's; a clean end of stream before a frame is io.EOF.
-func ReadDataFrame(r io.Reader, buf []byte, maxRaw int) (DataFrame, error) {
+// ReadChunk), a striped chunk's header, or a stripe's header, whose Len
+// data bytes the caller must read next. Frame bodies and payloads are read
+// into alloc(n), which must return n bytes (it may return the same storage
+// again: the header is parsed before the payload is read); alloc is called
+// only once a frame has begun, so a stream waiting for its next frame holds
+// no buffer. nil allocates. The bounds are ReadChunk's; a clean end of
+// stream before a frame is io.EOF.
+func ReadDataFrame(r io.Reader, alloc func(n int) []byte, maxRaw int) (DataFrame, error) {
+	if alloc == nil {
+		alloc = func(n int) []byte { return make([]byte, n) }
+	}
 	if maxRaw <= 0 || maxRaw > MaxChunkSize {
 		maxRaw = MaxChunkSize
 	}
@@ -127,13 +134,13 @@ func ReadDataFrame(r io.Reader, buf []byte, maxRaw int) (DataFrame, error) {
 		return DataFrame{}, err
 	}
 	if typ == frameChunk {
-		h, payload, err := readChunkBody(r, n, buf, maxRaw)
+		h, payload, err := readChunkBody(r, n, alloc, maxRaw)
 		return DataFrame{Chunk: h, Payload: payload}, err
 	}
 	if n < 8 {
 		return DataFrame{}, fmt.Errorf("read %s frame: body of %d bytes: %w", frameName(typ), n, ErrBadFrame)
 	}
-	body := grow(buf, n)
+	body := alloc(n)
 	if _, err := io.ReadFull(r, body); err != nil {
 		return DataFrame{}, fmt.Errorf("read %s frame: %w", frameName(typ), noEOF(err))
 	}
