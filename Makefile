@@ -46,5 +46,16 @@ bench-migrate: ## Measure a 2 GiB migration (throughput, CPU s/GiB, peak RSS); L
 bench-drill: ## Kill the leader mid-job 10 times: time to a new leader, to bytes flowing again, bytes resent
 	$(GO) test -run '^$$' -bench BenchmarkLeaderKillMidJob -benchtime 10x -timeout 30m ./bench/
 
+.PHONY: bench bench-quick
+
+# BENCH_FLAGS passes flags on, e.g. make bench BENCH_FLAGS="-only=S1,S3 -repeats=1".
+bench: build ## Lepton vs rsync over ssh vs rclone over sftp: S1-S4 at issue 5's sizes, 3 repeats; JSON in bench/results/
+	bash bench/deps.sh
+	LEPTON_BIN_DIR=$(CURDIR)/bin $(GO) run ./bench/compare -mode=full $(BENCH_FLAGS)
+
+bench-quick: build ## The same comparison on small trees, 1 repeat (a few minutes)
+	bash bench/deps.sh
+	LEPTON_BIN_DIR=$(CURDIR)/bin $(GO) run ./bench/compare -mode=quick $(BENCH_FLAGS)
+
 clean: ## Remove bin/ and dist/
 	rm -rf bin/ dist/

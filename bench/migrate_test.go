@@ -50,7 +50,7 @@ func BenchmarkMigrate(b *testing.B) {
 	})
 	if n := sizeFromEnv(b, envSmall, 0); n > 0 {
 		b.Run(fmt.Sprintf("small-%d", n), func(b *testing.B) {
-			benchMigrate(b, n*4096, func(dir string) error { return smallFiles(dir, int(n)) })
+			benchMigrate(b, n*4096, func(dir string) error { return testtree.SmallFiles(dir, int(n), 4096, 100, 7) })
 		})
 	}
 	if big > 0 {
@@ -468,22 +468,3 @@ func envOr(name, def string) string {
 // directories (issue 5's S2 has 100,000).
 const envSmall = "LEPTON_BENCH_SMALL"
 
-func smallFiles(dir string, n int) error {
-	rng := rand.New(rand.NewPCG(7, 8))
-	for i := range n {
-		p := filepath.Join(dir, fmt.Sprintf("s%02d", i%100), fmt.Sprintf("f%06d", i))
-		if i < 100 {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-		}
-		data := testtree.LogText(rng, 4096)
-		if i%2 == 0 {
-			data = testtree.Random(rng, 4096)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
