@@ -467,4 +467,3 @@ func envOr(name, def string) string {
 // envSmall asks for a "small" variant: that many 4 KiB files in 100
 // directories (issue 5's S2 has 100,000).
 const envSmall = "LEPTON_BENCH_SMALL"
-
