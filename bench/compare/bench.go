@@ -151,7 +151,11 @@ func (b *bench) addPoint(p *Point, src tree, limit time.Duration) *Point {
 // rsync, rclone, Lepton, …), recording each run in p. around, when set,
 // is called before each run and returns what to add to its Extra after.
 func (b *bench) measure(p *Point, src tree, copiers []copier, limit time.Duration, around func() func() map[string]float64) {
-	for rep := 1; rep <= b.cfg.repeats; rep++ {
+	repeats := b.cfg.repeats
+	if p.Scenario == "S3" {
+		repeats = b.cfg.s3Repeats
+	}
+	for rep := 1; rep <= repeats; rep++ {
 		for _, c := range copiers {
 			if len(b.cfg.tools) > 0 && !slices.Contains(b.cfg.tools, c.Name()) {
 				continue
@@ -173,7 +177,7 @@ func (b *bench) measure(p *Point, src tree, copiers []copier, limit time.Duratio
 			}
 			b.halt() // an interrupted run is no figure
 			p.add(r, c.Command())
-			fmt.Fprintf(os.Stderr, "  %-18s %d/%d  %s\n", p.Label(), rep, b.cfg.repeats, progressLine(r, p.Unit))
+			fmt.Fprintf(os.Stderr, "  %-18s %d/%d  %s\n", p.Label(), rep, repeats, progressLine(r, p.Unit))
 		}
 	}
 }
@@ -210,7 +214,13 @@ func (b *bench) once(c copier, src tree, limit time.Duration) Run {
 	case res.err != nil:
 		r.Status, r.Error = statusFailed, res.err.Error()
 	case res.capped:
-		r.Status, r.Seconds, r.Bytes, r.Files = statusCapped, limit.Seconds(), res.landed, 0
+		// Files landed, estimated from bytes at the tree's mean file size
+		// (exact for S2's files of one size).
+		var files int64
+		if src.bytes > 0 {
+			files = res.landed * src.files / src.bytes
+		}
+		r.Status, r.Seconds, r.Bytes, r.Files = statusCapped, limit.Seconds(), res.landed, files
 	default:
 		r.Status = statusOK
 		if err := c.Verify(); err != nil {
