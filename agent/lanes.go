@@ -31,7 +31,7 @@ import (
 const (
 	minLanes   = 2
 	maxLanes   = 4 * sendWorkers // beyond one per send worker, chunks are striped over lanes
-	laneWindow = 2 * time.Second
+	laneWindow = time.Second
 	laneGain   = 1.10
 	laneSlack  = 0.85
 	lossyAbove = 5e-5
