@@ -49,7 +49,7 @@ bench-drill: ## Kill the leader mid-job 10 times: time to a new leader, to bytes
 .PHONY: bench bench-quick
 
 # BENCH_FLAGS passes flags on, e.g. make bench BENCH_FLAGS="-only=S1,S3 -repeats=1".
-bench: build ## Lepton vs rsync over ssh vs rclone over sftp: S1-S4 at issue 5's sizes, 3 repeats; JSON in bench/results/
+bench: build ## Lepton vs rsync over ssh vs rclone over sftp: S1-S4 at issue 5's sizes, 3 repeats (S3: 2); ~40 min; JSON in bench/results/
 	bash bench/deps.sh
 	LEPTON_BIN_DIR=$(CURDIR)/bin $(GO) run ./bench/compare -mode=full $(BENCH_FLAGS)
 
