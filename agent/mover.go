@@ -92,7 +92,7 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 	}
 	m.lanes = newLanes(m.laneCounters, time.Now)
 	m.lanes.changed = func(receiver string, n int, goodput float64) {
-		m.log.Info("lanes to a receiver changed", "receiver", receiver, "lanes", n, "goodput_mbps", math.Round(goodput*8/1e6))
+		m.log.Debug("lanes to a receiver changed", "receiver", receiver, "lanes", n, "goodput_mbps", math.Round(goodput*8/1e6))
 	}
 	m.stripes = newAssemblies(time.Now)
 	m.reports = newReporter(a, m.log)
