@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leptonmesh/lepton/internal/procstat"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -137,7 +137,7 @@ func migrateOnce(b *testing.B, agents [2]*testcluster.Agent, name string) migrat
 	var cpu0 [2]float64
 	r.rssReset = true
 	for k, a := range agents {
-		if err := resetPeakRSS(a.PID()); err != nil {
+		if err := procstat.ResetPeakRSS(a.PID()); err != nil {
 			r.rssReset = false
 			b.Logf("cannot reset the peak RSS of %s (the figure covers its whole life): %v", a.Spec.Name, err)
 		}
@@ -338,75 +338,23 @@ func human(n int64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-var (
-	clockTicksOnce sync.Once
-	clockTicks     = 100.0
-)
-
-// ticksPerSecond is `getconf CLK_TCK`, the unit of /proc/PID/stat's times
-// (100 on Linux; the fallback when getconf is missing).
-func ticksPerSecond() float64 {
-	clockTicksOnce.Do(func() {
-		out, err := exec.Command("getconf", "CLK_TCK").Output()
-		if err != nil {
-			return
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && v > 0 {
-			clockTicks = v
-		}
-	})
-	return clockTicks
-}
-
 // cpuSeconds is the user plus system CPU time process pid has used.
 func cpuSeconds(b *testing.B, pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	v, err := procstat.CPUSeconds(pid)
 	if err != nil {
-		b.Fatalf("CPU time of %d: %v", pid, err)
+		b.Fatal(err)
 	}
-	// The command name (field 2) is in parentheses and may hold spaces:
-	// fields are counted after the last ')'. utime and stime are fields
-	// 14 and 15, so the 12th and 13th after it.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		b.Fatalf("/proc/%d/stat: %d fields after the name", pid, len(fields))
-	}
-	var ticks float64
-	for _, f := range fields[11:13] {
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			b.Fatalf("/proc/%d/stat: %v", pid, err)
-		}
-		ticks += v
-	}
-	return ticks / ticksPerSecond()
+	return v
 }
 
 // peakRSS is VmHWM of process pid in bytes: its peak resident set since it
-// started or since resetPeakRSS.
+// started or since procstat.ResetPeakRSS.
 func peakRSS(b *testing.B, pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procstat.PeakRSS(pid)
 	if err != nil {
 		b.Fatalf("memory of %d: %v", pid, err)
 	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				b.Fatalf("/proc/%d/status VmHWM: %v", pid, err)
-			}
-			return kib << 10
-		}
-	}
-	b.Fatalf("/proc/%d/status has no VmHWM", pid)
-	return 0
-}
-
-// resetPeakRSS sets VmHWM back to the current RSS (proc(5): writing 5 to
-// clear_refs), so the peak measured covers the job and not start-up.
-func resetPeakRSS(pid int) error {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+	return v
 }
 
 // startPerf runs `perf record` on each agent while the job runs when

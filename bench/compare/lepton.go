@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/leptonmesh/lepton/internal/procstat"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -140,7 +140,7 @@ func (l *leptonCopier) Copy(limit time.Duration) copyResult {
 	agents := l.agents()
 	cpu0 := make([]float64, len(agents))
 	for i, a := range agents {
-		if err := resetPeakRSS(a.PID()); err != nil {
+		if err := procstat.ResetPeakRSS(a.PID()); err != nil {
 			l.sc.Logf("cannot reset the peak RSS of %s (the figure covers its whole life): %v", a.Spec.Name, err)
 		}
 		cpu0[i] = agentsCPU([]int{a.PID()})
@@ -199,7 +199,7 @@ func (l *leptonCopier) Copy(limit time.Duration) copyResult {
 	}
 	for i, a := range agents {
 		res.extra["cpu_seconds_"+a.Spec.Name] = agentsCPU([]int{a.PID()}) - cpu0[i]
-		hwm, err := peakRSS(a.PID())
+		hwm, err := procstat.PeakRSS(a.PID())
 		if err != nil {
 			continue
 		}
@@ -244,18 +244,8 @@ func (l *leptonCopier) Clear() error { return emptyDir(l.dst, leptonDir) }
 func agentsCPU(pids []int) float64 {
 	var total float64
 	for _, pid := range pids {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(data)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 13 {
-			continue
-		}
-		for _, v := range f[11:13] { // utime, stime: fields 14 and 15
-			t, _ := strconv.ParseFloat(v, 64)
-			total += t / ticksPerSecond()
+		if cpu, err := procstat.CPUSeconds(pid); err == nil {
+			total += cpu
 		}
 	}
 	return total

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"github.com/leptonmesh/lepton/internal/procstat"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,26 +12,6 @@ import (
 
 // rssSampleEvery is how often the process-tree sampler looks at /proc.
 const rssSampleEvery = 50 * time.Millisecond
-
-var (
-	clockTicksOnce sync.Once
-	clockTicks     = 100.0
-)
-
-// ticksPerSecond is `getconf CLK_TCK`, the unit of /proc/stat's times
-// (100 on Linux; the fallback when getconf is missing).
-func ticksPerSecond() float64 {
-	clockTicksOnce.Do(func() {
-		out, err := exec.Command("getconf", "CLK_TCK").Output()
-		if err != nil {
-			return
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && v > 0 {
-			clockTicks = v
-		}
-	})
-	return clockTicks
-}
 
 // machineCPU is the whole machine's busy CPU time in seconds since boot:
 // user + nice + system + irq + softirq over every core, from /proc/stat's
@@ -60,37 +40,9 @@ func parseMachineCPU(stat string) (float64, error) {
 			}
 			ticks += v
 		}
-		return ticks / ticksPerSecond(), nil
+		return ticks / procstat.TicksPerSecond(), nil
 	}
 	return 0, fmt.Errorf("/proc/stat has no cpu line")
-}
-
-// statusKiB reads one "Name:   123 kB" field of /proc/PID/status in bytes.
-func statusKiB(pid int, field string) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("/proc/%d/status %s: %w", pid, field, err)
-			}
-			return kib << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
-}
-
-// peakRSS is VmHWM of process pid in bytes: its peak resident set since it
-// started or since resetPeakRSS.
-func peakRSS(pid int) (int64, error) { return statusKiB(pid, "VmHWM") }
-
-// resetPeakRSS sets VmHWM back to the current RSS (proc(5): writing 5 to
-// clear_refs), so the peak measured covers one run and not start-up.
-func resetPeakRSS(pid int) error {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
 // parentOf reads the parent pid from /proc/PID/stat's text (field 4; the
@@ -116,6 +68,12 @@ func descendants(parents map[int]int, roots []int) []int {
 	for pid, ppid := range parents {
 		children[ppid] = append(children[ppid], pid)
 	}
+	return walkTree(roots, func(pid int) []int { return children[pid] })
+}
+
+// walkTree returns roots and every process reached from them through
+// children, each once, at most 100,000.
+func walkTree(roots []int, children func(pid int) []int) []int {
 	seen := map[int]bool{}
 	var out []int
 	queue := append([]int(nil), roots...)
@@ -127,7 +85,7 @@ func descendants(parents map[int]int, roots []int) []int {
 		}
 		seen[pid] = true
 		out = append(out, pid)
-		queue = append(queue, children[pid]...)
+		queue = append(queue, children(pid)...)
 	}
 	return out
 }
@@ -168,20 +126,7 @@ func processTree(roots []int) []int {
 	if !childrenFiles() {
 		return descendants(processParents(), roots)
 	}
-	seen := map[int]bool{}
-	var out []int
-	queue := append([]int(nil), roots...)
-	for len(queue) > 0 && len(out) < 100_000 {
-		pid := queue[0]
-		queue = queue[1:]
-		if seen[pid] {
-			continue
-		}
-		seen[pid] = true
-		out = append(out, pid)
-		queue = append(queue, childrenOf(pid)...)
-	}
-	return out
+	return walkTree(roots, childrenOf)
 }
 
 // processParents reads pid → ppid for every process.
@@ -264,7 +209,7 @@ func (t *treeSampler) sample() {
 		}
 	}
 	for _, pid := range pids {
-		hwm, err := peakRSS(pid)
+		hwm, err := procstat.PeakRSS(pid)
 		if err != nil {
 			continue // gone, or a zombie
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/leptonmesh/lepton/internal/procstat"
 	"os"
 	"os/exec"
 	"slices"
@@ -13,7 +14,7 @@ func TestParseMachineCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (1000 + 50 + 300 + 7 + 13) / ticksPerSecond(); got != want {
+	if want := (1000 + 50 + 300 + 7 + 13) / procstat.TicksPerSecond(); got != want {
 		t.Errorf("busy %v s, want %v (user+nice+system+irq+softirq)", got, want)
 	}
 	if _, err := parseMachineCPU("intr 1\n"); err == nil {
@@ -49,7 +50,7 @@ func TestParentOfAndDescendants(t *testing.T) {
 		}
 	}
 	// This process is its own tree's root and has a VmHWM.
-	if hwm, err := peakRSS(os.Getpid()); err != nil || hwm <= 0 {
+	if hwm, err := procstat.PeakRSS(os.Getpid()); err != nil || hwm <= 0 {
 		t.Errorf("own VmHWM %d: %v", hwm, err)
 	}
 }

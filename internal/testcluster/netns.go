@@ -4,20 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leptonmesh/lepton/internal/linkemu"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 )
 
 // ErrNoNetns says this machine cannot give the harness network namespaces
@@ -222,48 +220,17 @@ func (ns *Netns) closeIdle() {
 // locked to its thread enters the namespace, dials and comes back. A thread
 // that cannot come back is never reused (its goroutine exits locked).
 func (ns *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	type result struct {
-		conn net.Conn
-		err  error
+	var conn net.Conn
+	err := linkemu.InNetns(ns.Name, func() (err error) {
+		// A literal IP address dials on this goroutine, so the socket is made here.
+		conn, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+		return err
+	})
+	if err != nil && conn != nil { // dialled, but the thread could not come back
+		conn.Close()
+		conn = nil
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		conn, back, err := ns.dialLocked(ctx, network, addr)
-		if back {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{conn, err}
-	}()
-	r := <-ch
-	return r.conn, r.err
-}
-
-// dialLocked runs on a locked thread; back reports whether the thread is
-// in its own namespace again.
-func (ns *Netns) dialLocked(ctx context.Context, network, addr string) (conn net.Conn, back bool, err error) {
-	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		return nil, true, fmt.Errorf("open own network namespace: %w", err)
-	}
-	defer self.Close()
-	target, err := os.Open(filepath.Join("/var/run/netns", ns.Name))
-	if err != nil {
-		return nil, true, fmt.Errorf("open network namespace %s: %w", ns.Name, err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return nil, true, fmt.Errorf("enter network namespace %s: %w", ns.Name, err)
-	}
-	// A literal IP address dials on this goroutine, so the socket is made here.
-	conn, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
-	if serr := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); serr != nil {
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, false, fmt.Errorf("leave network namespace %s: %w", ns.Name, serr)
-	}
-	return conn, true, err
+	return conn, err
 }
 
 func ipCmd(args ...string) (string, error) {
