@@ -15,7 +15,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
 )
 
 // ErrNoNetns says this machine cannot give the harness network namespaces
