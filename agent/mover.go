@@ -283,15 +283,25 @@ func (m *mover) isHeld(job string, u *plan.Unit) bool {
 }
 
 // cleanEnded forgets, once per ended job, what this agent remembered of
-// it, and removes its temp area from this agent's target volume.
+// it, and removes its temp area from this agent's target volume. When the
+// last job ends it closes the pooled data streams: each holds a goroutine
+// on the receiver, and lanes may have opened dozens.
 func (m *mover) cleanEnded() {
+	active, ended := false, false
+	defer func() {
+		if ended && !active {
+			m.streams().closeAll()
+		}
+	}()
 	for _, j := range m.fsm.Jobs() {
 		if !j.State.Ended() {
+			active = true
 			continue
 		}
 		m.mu.Lock()
 		done := m.cleaned[j.ID]
 		m.cleaned[j.ID] = true
+		ended = ended || !done
 		if !done {
 			for ref := range m.sent {
 				if ref.job == j.ID {

@@ -47,6 +47,19 @@ func (p *streamPool) get(k laneKey) *transport.Stream {
 	return s
 }
 
+// closeAll closes every idle stream.
+func (p *streamPool) closeAll() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = map[laneKey][]*transport.Stream{}
+	p.mu.Unlock()
+	for _, list := range idle {
+		for _, s := range list {
+			s.Close()
+		}
+	}
+}
+
 func (p *streamPool) put(k laneKey, s *transport.Stream) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
