@@ -96,9 +96,10 @@ func (e *Endpoint) Call(ctx context.Context, addr, peerName, method string, req,
 	var r rpcResponse
 	err = writeFrame(s, frame)
 	if err == nil {
-		err = s.CloseWrite()
-	}
-	if err == nil {
+		// A peer that has read the request may stop reading (and so reset
+		// our write side) before our FIN goes out: its answer still comes,
+		// so a failed CloseWrite is not the call's failure.
+		_ = s.CloseWrite()
 		err = readFrame(s, &r)
 	}
 	if err != nil {
