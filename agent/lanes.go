@@ -117,6 +117,13 @@ func (l *lanes) inUse(receiver string, lane int) bool {
 	return s != nil && lane < s.n
 }
 
+// reset forgets every receiver's lanes: the next chunk starts at minLanes.
+func (l *lanes) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.byPeer)
+}
+
 // stripes returns how many lanes each chunk to receiver should be spread
 // over: one while there are no more lanes than send workers, more beyond,
 // so that every lane has data.

@@ -284,13 +284,16 @@ func (m *mover) isHeld(job string, u *plan.Unit) bool {
 
 // cleanEnded forgets, once per ended job, what this agent remembered of
 // it, and removes its temp area from this agent's target volume. When the
-// last job ends it closes the pooled data streams: each holds a goroutine
-// on the receiver, and lanes may have opened dozens.
+// last job ends it closes the pooled data streams and the lanes' extra
+// connections (each holds goroutines on both sides, and lanes may have
+// opened dozens), and lane control starts afresh with the next job.
 func (m *mover) cleanEnded() {
 	active, ended := false, false
 	defer func() {
 		if ended && !active {
 			m.streams().closeAll()
+			m.lanes.reset()
+			m.a.endpoint.CloseDataLanes()
 		}
 	}()
 	for _, j := range m.fsm.Jobs() {

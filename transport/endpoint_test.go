@@ -209,6 +209,13 @@ func TestDataStreamsUseTheLaneTheSenderPicks(t *testing.T) {
 	if n := a.Stats().Conns; n != 3 {
 		t.Errorf("lane 9 of a pool of 8 opened a connection of its own: %d, want 3", n)
 	}
+	// An idle sender gives its lanes back and keeps slot 0 (Raft, RPC).
+	a.CloseDataLanes()
+	waitFor(t, "a to hold one connection after closing its lanes", func() bool { return a.Stats().Conns == 1 })
+	send(2) // a lane is dialed again when used
+	if n := a.Stats().Conns; n != 2 {
+		t.Errorf("after a stream on lane 2: %d connections, want 2", n)
+	}
 }
 
 func TestStreamOfUnhandledKindIsReset(t *testing.T) {

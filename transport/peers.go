@@ -310,3 +310,22 @@ func (e *Endpoint) PeerStats(addr, peerName string) (quic.ConnectionStats, bool)
 	}
 	return sum, len(conns) > 0
 }
+
+// CloseDataLanes closes every pooled connection but slot 0 (which carries
+// Raft and RPC) to every peer, so an idle sender holds one connection per
+// peer however many lanes its last job spread over. The next data stream
+// on a lane dials it again.
+func (e *Endpoint) CloseDataLanes() {
+	e.mu.Lock()
+	var conns []*quic.Conn
+	for _, p := range e.peers {
+		for _, s := range p.slots[1:] {
+			if s.conn != nil {
+				conns = append(conns, s.conn)
+				s.conn = nil
+			}
+		}
+	}
+	e.mu.Unlock()
+	closeAll(conns, codeClosing, "lanes closed: idle")
+}
