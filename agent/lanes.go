@@ -28,20 +28,54 @@ import (
 // When a step does not pay, the sender goes back to the lane count of the
 // best goodput and settles; conditions change, so it tries again after
 // laneRetry.
+//
+// Climbing from minLanes costs a window per step, and a job of a few
+// gigabytes on a long path is over before the climb is. Two things start
+// it higher:
+//   - The round trip. After a loss a NewReno connection regrows its window
+//     by one packet per round trip, so the time to refill a path grows with
+//     the square of the RTT and shrinks with the number of connections
+//     sharing it. A sender therefore starts with one lane per rttPerLane of
+//     smoothed RTT (at most maxLanes/2): two on a LAN, 16 across 50 ms.
+//   - Memory. When a sender's last job ends it closes the extra
+//     connections but remembers, for laneMemory, the count each receiver
+//     settled on, and the next job to that receiver starts there, as
+//     Linux's tcp_metrics remembers a destination's ssthresh.
 const (
 	minLanes   = 2
-	maxLanes   = 4 * sendWorkers // beyond one per send worker, chunks are striped over lanes
+	maxLanes   = 8 * sendWorkers // beyond one per send worker, chunks are striped over lanes
 	laneWindow = time.Second
 	laneGain   = 1.10
 	laneSlack  = 0.85
 	lossyAbove = 5e-5
 	laneRetry  = 10 * time.Second
+	rttPerLane = 3 * time.Millisecond
+	laneMemory = 10 * time.Minute
 )
 
-// laneStats returns the byte counters (sent, and lost, retransmissions
-// included) over every connection of the pool to one receiver, and false
-// when there is no connection to measure.
-type laneStats func(receiver string) (sent, lost uint64, ok bool)
+// laneSample is what lane control reads of the pool's connections to one
+// receiver: byte counters summed over them (lost counts retransmissions)
+// and the longest smoothed round trip.
+type laneSample struct {
+	sent, lost uint64
+	rtt        time.Duration
+}
+
+// laneStats samples the pool's connections to one receiver; false when
+// there is no connection to measure.
+type laneStats func(receiver string) (laneSample, bool)
+
+// startLanes is the lane count a sender starts with on a path of the
+// given round trip.
+func startLanes(rtt time.Duration) int {
+	return min(maxLanes/2, max(minLanes, int(rtt/rttPerLane)))
+}
+
+// remembered is a receiver's settled lane count, kept after its last job.
+type remembered struct {
+	n  int
+	at time.Time
+}
 
 // lanes keeps one laneSet per receiver. Safe for concurrent use.
 type lanes struct {
@@ -53,12 +87,14 @@ type lanes struct {
 
 	mu     sync.Mutex
 	byPeer map[string]*laneSet
+	memory map[string]remembered // by receiver, from reset
 }
 
 // laneSet is the lanes to one receiver and the measurement in progress.
 type laneSet struct {
-	n    int   // lanes in use: 0..n-1
-	busy []int // chunks in flight per lane
+	n       int   // lanes in use: 0..n-1
+	busy    []int // chunks in flight per lane
+	started bool  // n has been raised to startLanes of the path's RTT
 
 	start     time.Time // of the measurement window
 	startSent uint64    // counters at start
@@ -72,7 +108,7 @@ type laneSet struct {
 }
 
 func newLanes(stats laneStats, now func() time.Time) *lanes {
-	return &lanes{stats: stats, now: now, byPeer: map[string]*laneSet{}}
+	return &lanes{stats: stats, now: now, byPeer: map[string]*laneSet{}, memory: map[string]remembered{}}
 }
 
 // pick returns the lane for the next chunk to receiver: the least busy
@@ -83,6 +119,9 @@ func (l *lanes) pick(receiver string) int {
 	s := l.byPeer[receiver]
 	if s == nil {
 		s = &laneSet{n: minLanes, busy: make([]int, maxLanes)}
+		if r, ok := l.memory[receiver]; ok && l.now().Sub(r.at) < laneMemory {
+			s.n = max(s.n, r.n)
+		}
 		l.byPeer[receiver] = s
 	}
 	l.measure(receiver, s)
@@ -117,10 +156,21 @@ func (l *lanes) inUse(receiver string, lane int) bool {
 	return s != nil && lane < s.n
 }
 
-// reset forgets every receiver's lanes: the next chunk starts at minLanes.
+// reset ends every receiver's lanes (their connections are being
+// closed), remembering for laneMemory how many each had: the next chunk
+// to a receiver starts there, or at startLanes of the path.
 func (l *lanes) reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
+	for receiver, s := range l.byPeer {
+		l.memory[receiver] = remembered{n: s.n, at: now}
+	}
+	for receiver, r := range l.memory {
+		if now.Sub(r.at) >= laneMemory {
+			delete(l.memory, receiver)
+		}
+	}
 	clear(l.byPeer)
 }
 
@@ -162,7 +212,17 @@ func (l *lanes) measure(receiver string, s *laneSet) {
 	if !s.start.IsZero() && elapsed < laneWindow {
 		return
 	}
-	sent, lost, ok := l.stats(receiver)
+	st, ok := l.stats(receiver)
+	sent, lost := st.sent, st.lost
+	if ok && !s.started && st.rtt > 0 {
+		s.started = true
+		if n := startLanes(st.rtt); n > s.n {
+			s.n = n
+			if l.changed != nil {
+				l.changed(receiver, n, 0)
+			}
+		}
+	}
 	if s.start.IsZero() || !ok || sent < s.startSent || lost < s.startLost { // first look, or connections redialed
 		s.start, s.startSent, s.startLost, s.demand, s.picks = now, sent, lost, 0, 0
 		return
@@ -170,7 +230,10 @@ func (l *lanes) measure(receiver string, s *laneSet) {
 	dSent, dLost := float64(sent-s.startSent), float64(lost-s.startLost)
 	rate := (dSent - min(dLost, dSent)) / elapsed.Seconds()
 	lossy := dSent > 0 && dLost/dSent >= lossyAbove
-	busy := s.picks > 0 && 4*s.demand >= 3*s.n*s.picks // on average ≥ ¾ of the lanes had a chunk or stripe
+	// On average more than half the lanes had a chunk or stripe. (Each
+	// send worker leaves its lanes while it reads the next chunk and waits
+	// for the last one's ack, a round trip or more.)
+	busy := s.picks > 0 && 2*s.demand > s.n*s.picks
 	s.start, s.startSent, s.startLost, s.demand, s.picks = now, sent, lost, 0, 0
 	if !busy || rate <= 0 {
 		return

@@ -11,6 +11,7 @@ type laneLink struct {
 	now  time.Time
 	good float64
 	loss float64                 // fraction of bytes sent that are lost
+	rtt  time.Duration           // smoothed round trip the connections report
 	rate func(lanes int) float64 // goodput, bytes per second
 }
 
@@ -49,9 +50,9 @@ func (k *laneLink) run(l *lanes, d time.Duration, workers int) {
 
 func newLaneLink(rate func(int) float64) (*laneLink, *lanes) {
 	k := &laneLink{now: time.Unix(1000, 0), rate: rate}
-	l := newLanes(func(string) (uint64, uint64, bool) {
+	l := newLanes(func(string) (laneSample, bool) {
 		sent := k.good / (1 - k.loss)
-		return uint64(sent), uint64(sent - k.good), true
+		return laneSample{sent: uint64(sent), lost: uint64(sent - k.good), rtt: k.rtt}, true
 	}, func() time.Time { return k.now })
 	return k, l
 }
@@ -158,5 +159,44 @@ func TestLanesClimbThroughNoiseOnALossyLink(t *testing.T) {
 	k2.run(l2, 40*time.Second, sendWorkers)
 	if n := l2.count("r"); n > 3 {
 		t.Errorf("lanes on a clean CPU-bound path with noisy windows: %d, want at most 3", n)
+	}
+}
+
+func TestLanesStartWiderOnALongPath(t *testing.T) {
+	for _, c := range []struct {
+		rtt  time.Duration
+		want int
+	}{{200 * time.Microsecond, minLanes}, {10 * time.Millisecond, 3}, {50 * time.Millisecond, 16}, {300 * time.Millisecond, maxLanes / 2}} {
+		k, l := newLaneLink(func(int) float64 { return 100e6 }) // more lanes add nothing
+		k.rtt = c.rtt
+		k.run(l, laneWindow/2, sendWorkers) // before any window closes
+		if n := l.count("r"); n != c.want {
+			t.Errorf("lanes at the start of a job across %v: %d, want %d", c.rtt, n, c.want)
+		}
+	}
+}
+
+func TestLanesRememberTheCountAcrossJobs(t *testing.T) {
+	k, l := newLaneLink(func(n int) float64 { return min(float64(n)*10e6, 45e6) })
+	k.loss = 0.001
+	k.run(l, 15*time.Second, sendWorkers)
+	settled := l.count("r")
+	if settled <= minLanes {
+		t.Fatalf("lanes on a link where each adds 10 MB/s up to 45 MB/s: %d, want more than %d", settled, minLanes)
+	}
+	l.reset() // the job ended; its connections are closed
+	if n := l.count("r"); n != 0 {
+		t.Errorf("lanes in use after the job ended: %d, want 0", n)
+	}
+	k.now = k.now.Add(laneMemory / 2)
+	k.run(l, laneWindow/2, sendWorkers)
+	if n := l.count("r"); n != settled {
+		t.Errorf("lanes at the start of the next job: %d, want the %d the last one settled on", n, settled)
+	}
+	l.reset()
+	k.now = k.now.Add(laneMemory)
+	k.run(l, laneWindow/2, sendWorkers)
+	if n := l.count("r"); n != minLanes {
+		t.Errorf("lanes at the start of a job %v after the last: %d, want %d (forgotten)", laneMemory, n, minLanes)
 	}
 }

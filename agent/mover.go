@@ -18,7 +18,10 @@ import (
 
 // Bounds of the data path. In flight per agent: at most sendWorkers units
 // being read, compressed or on the wire (each at most one chunk, 64 MiB
-// max), and as many being written by the receiver per inbound stream.
+// max), at most sendWorkers more written in full and awaiting their ack
+// (their bytes held by quic-go until the peer acknowledges the packets,
+// within its congestion window), and as many being written by the
+// receiver per inbound stream.
 const (
 	sendWorkers   = 8
 	finalWorkers  = 4
@@ -46,6 +49,7 @@ type mover struct {
 
 	reports *reporter
 	sendQ   chan plan.Work
+	ackQ    chan pendingAck // unbuffered: to the ack loops
 	finalQ  chan plan.FileWork
 	verifyQ chan plan.Work
 	wakeCh  chan struct{} // a worker finished: hand out more work now
@@ -84,7 +88,7 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 	m := &mover{
 		a: a, log: a.log.With("component", "mover"), name: a.cfg.NodeName, fsm: a.cluster.FSM(),
 		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
-		sendQ: make(chan plan.Work, sendWorkers), finalQ: make(chan plan.FileWork, 16*finalWorkers),
+		sendQ: make(chan plan.Work, sendWorkers), ackQ: make(chan pendingAck), finalQ: make(chan plan.FileWork, 16*finalWorkers),
 		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
 		held: map[unitRef]hold{}, busy: map[string]time.Time{}, finalizing: map[unitRef]time.Time{}, cleaned: map[string]bool{}, sent: map[unitRef]sentUnit{},
 		failing: map[string]failures{}, stallNoted: map[string]bool{},
@@ -102,14 +106,15 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 }
 
 // laneCounters are the bytes sent and lost on every QUIC connection this
-// agent dialed to receiver: what lane control measures.
-func (m *mover) laneCounters(receiver string) (sent, lost uint64, ok bool) {
+// agent dialed to receiver, and their longest smoothed RTT: what lane
+// control measures.
+func (m *mover) laneCounters(receiver string) (laneSample, bool) {
 	addr, err := m.a.quicAddr(receiver)
 	if err != nil {
-		return 0, 0, false
+		return laneSample{}, false
 	}
 	st, ok := m.a.endpoint.PeerStats(addr, receiver)
-	return st.BytesSent, st.BytesLost, ok
+	return laneSample{sent: st.BytesSent, lost: st.BytesLost, rtt: st.SmoothedRTT}, ok
 }
 
 // run hands out work whenever the plan changes (or every second) until ctx ends.
@@ -125,6 +130,7 @@ func (m *mover) run(ctx context.Context) {
 		}
 	}
 	pool(sendWorkers, func() { m.sendLoop(ctx) })
+	pool(sendWorkers, func() { m.ackLoop(ctx) })
 	pool(finalWorkers, func() { drain(ctx, m, m.finalQ, m.finalize) })
 	pool(verifyWorkers, func() { drain(ctx, m, m.verifyQ, m.verify) })
 	wg.Add(1)
@@ -286,7 +292,8 @@ func (m *mover) isHeld(job string, u *plan.Unit) bool {
 // it, and removes its temp area from this agent's target volume. When the
 // last job ends it closes the pooled data streams and the lanes' extra
 // connections (each holds goroutines on both sides, and lanes may have
-// opened dozens), and lane control starts afresh with the next job.
+// opened dozens); lane control remembers each receiver's lane count for
+// the next job (lanes.go).
 func (m *mover) cleanEnded() {
 	active, ended := false, false
 	defer func() {

@@ -73,6 +73,16 @@ func (p *streamPool) put(k laneKey, s *transport.Stream) {
 // sendBuffers are one worker's reusable buffers: raw chunk and payload.
 type sendBuffers struct{ raw, wire []byte }
 
+// pendingAck is a chunk written in full, whose receiver has yet to say it
+// is durable.
+type pendingAck struct {
+	w       plan.Work
+	h       *transport.ChunkHeader
+	s       *transport.Stream // the header's stream: the ack comes on it
+	k       laneKey
+	wireLen int
+}
+
 func (m *mover) sendLoop(ctx context.Context) {
 	var bufs sendBuffers
 	for {
@@ -86,8 +96,28 @@ func (m *mover) sendLoop(ctx context.Context) {
 	}
 }
 
-// sendUnit reads, hashes, compresses and sends one unit, and waits for the
-// receiver's acknowledgement that it is durable.
+// ackLoop waits for the acks of chunks the send workers have written, so
+// that a worker reads and compresses its next chunk while the last one
+// crosses the network and is written (a round trip or more: on a long
+// path the workers would otherwise idle a third of the time). There are
+// sendWorkers of them and ackQ is unbuffered, so at most sendWorkers
+// chunks await an ack; a worker that finds every ack loop busy waits.
+func (m *mover) ackLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-m.ackQ:
+			ack, err := m.awaitAck(p.s, p.k, p.h)
+			m.settle(p.w, p.h, p.wireLen, ack, err)
+			m.wake()
+		}
+	}
+}
+
+// sendUnit reads, hashes, compresses and sends one unit, and hands the
+// wait for the receiver's acknowledgement (that it is durable) to an ack
+// loop.
 func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 	log := m.log.With("job", w.Job.ID, "unit", w.Unit.ID, "receiver", w.Unit.Receiver)
 	if m.probe(ctx, w) {
@@ -114,7 +144,22 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 		bufs.wire = payload[:0] // our buffer, grown; a raw payload is bufs.raw itself
 	}
 	h.Comp, h.WireLen = comp, uint32(len(payload))
-	ack, err := m.deliver(ctx, w.Unit.Receiver, h, payload)
+	s, k, err := m.transmit(ctx, w.Unit.Receiver, h, payload)
+	if err != nil {
+		m.settle(w, h, len(payload), nil, err)
+		return
+	}
+	select {
+	case m.ackQ <- pendingAck{w: w, h: h, s: s, k: k, wireLen: len(payload)}:
+	case <-ctx.Done():
+		s.Close()
+	}
+}
+
+// settle acts on how a chunk's delivery ended: the receiver's ack, or the
+// error that kept it from coming.
+func (m *mover) settle(w plan.Work, h *transport.ChunkHeader, wireLen int, ack *transport.ChunkAck, err error) {
+	log := m.log.With("job", w.Job.ID, "unit", w.Unit.ID, "receiver", w.Unit.Receiver)
 	switch {
 	case err != nil:
 		// The network or the receiver failed, not the unit: it is not an
@@ -126,7 +171,7 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 		m.hold(w.Job.ID, w.Unit.ID, retryBackoff)
 		m.unreachable(w.Job, w.Unit.Receiver, err)
 	case ack.OK:
-		m.metrics.sent.Add(float64(len(payload)))
+		m.metrics.sent.Add(float64(wireLen))
 		m.remember(w, h)
 		m.reachable(w.Job, w.Unit.Receiver)
 		m.holdFor(w.Job.ID, w.Unit.ID, w.Unit.Receiver, ackedHold) // the receiver reports it; do not resend meanwhile
@@ -142,20 +187,31 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 	}
 }
 
-// deliver sends one chunk to the receiver and reads the ack: whole on one
-// pooled stream, or, when lane control spreads chunks to this receiver
-// over more lanes than there are send workers, as stripes on several.
+// deliver sends one chunk to the receiver and reads the ack.
 func (m *mover) deliver(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.ChunkAck, error) {
-	addr, err := m.a.quicAddr(receiver)
+	s, k, err := m.transmit(ctx, receiver, h, payload)
 	if err != nil {
 		return nil, err
+	}
+	return m.awaitAck(s, k, h)
+}
+
+// transmit writes one chunk to the receiver: whole on one pooled stream,
+// or, when lane control spreads chunks to this receiver over more lanes
+// than there are send workers, as stripes on several. It returns the
+// header's stream, on which the ack comes; payload may be reused as soon
+// as it returns (quic-go has copied it into its frames).
+func (m *mover) transmit(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.Stream, laneKey, error) {
+	addr, err := m.a.quicAddr(receiver)
+	if err != nil {
+		return nil, laneKey{}, err
 	}
 	cuts := cutStripes(len(payload), m.lanes.stripes(receiver))
 	k := laneKey{receiver, m.lanes.pick(receiver)}
 	s, err := m.stream(ctx, addr, k)
 	if err != nil {
 		m.lanes.release(receiver, k.lane)
-		return nil, err
+		return nil, k, err
 	}
 	_ = s.SetDeadline(time.Now().Add(ackTimeout))
 	if len(cuts) <= 2 {
@@ -171,8 +227,13 @@ func (m *mover) deliver(ctx context.Context, receiver string, h *transport.Chunk
 	}
 	if err != nil {
 		s.Close()
-		return nil, err
+		return nil, k, err
 	}
+	return s, k, nil
+}
+
+// awaitAck reads the receiver's ack of h on s and pools s again.
+func (m *mover) awaitAck(s *transport.Stream, k laneKey, h *transport.ChunkHeader) (*transport.ChunkAck, error) {
 	ack, err := transport.ReadAck(s)
 	if err != nil {
 		s.Close()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/leptonmesh/lepton/internal/procstat"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/leptonmesh/lepton/internal/api"
 	"github.com/leptonmesh/lepton/internal/jobspec"
+	"github.com/leptonmesh/lepton/internal/procstat"
 	"github.com/leptonmesh/lepton/internal/testcluster"
 )
 
@@ -59,8 +59,17 @@ func startLepton(sc *scope, c *testcluster.Cluster, label string, src tree, dst 
 		}
 		return []map[string]any{v}
 	}
-	// As operators run it; debug logs every chunk.
+	// As operators run it; debug logs every chunk. LEPTON_BENCH_LOG_LEVEL
+	// (e.g. debug, to see lane control) changes it, and keeps every
+	// agent's log in keptLogs when the scenario ends.
 	quiet := map[string]any{"log_level": "info"}
+	if lvl := os.Getenv("LEPTON_BENCH_LOG_LEVEL"); lvl != "" {
+		quiet["log_level"] = lvl
+		defer sc.Cleanup(func() { l.keepLogs() })
+	}
+	if profileSeconds() > 0 {
+		quiet["enable_debug"] = true
+	}
 	// One source agent bootstraps a 1+1 mesh; a larger one is bootstrapped
 	// by src-1, src-2 and tgt-1, voters on both sides (as internal/e2e does).
 	bootstrappers := map[string]bool{"src-1": true}
@@ -107,6 +116,27 @@ func startLepton(sc *scope, c *testcluster.Cluster, label string, src tree, dst 
 		return ""
 	})
 	return l
+}
+
+// keptLogs is where LEPTON_BENCH_LOG_LEVEL keeps the agents' logs.
+var keptLogs = filepath.Join(os.TempDir(), "lepton-bench-logs")
+
+// keepLogs copies every agent's log to keptLogs as <scenario>-<agent>.log.
+func (l *leptonCopier) keepLogs() {
+	if err := os.MkdirAll(keptLogs, 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "  keep logs: %v\n", err)
+		return
+	}
+	for _, a := range append(append([]*testcluster.Agent{}, l.sources...), l.targets...) {
+		b, err := os.ReadFile(a.LogPath())
+		if err == nil {
+			err = os.WriteFile(filepath.Join(keptLogs, l.label+"-"+a.Spec.Name+".log"), b, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "  keep logs: %v\n", err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "  agent logs kept in %s\n", keptLogs)
 }
 
 // Name is the tool's name.
@@ -157,6 +187,9 @@ func (l *leptonCopier) Copy(limit time.Duration) copyResult {
 	if err != nil {
 		res.err = fmt.Errorf("submit: %w", err)
 		return res
+	}
+	if n := profileSeconds(); n > 0 {
+		defer profileAgents(l.sc, agents, l.c.Token, l.label, l.seq, n)()
 	}
 	var j api.Job
 	var verifying time.Time

@@ -86,6 +86,9 @@ type Config struct {
 	// MemoryLimit is the soft limit on the agent's memory (runtime/debug
 	// SetMemoryLimit); 0 turns it off. GOMEMLIMIT in the environment wins.
 	MemoryLimit jobspec.ByteSize `yaml:"memory_limit"`
+	// EnableDebug serves Go's profiles (net/http/pprof) under /debug/pprof/
+	// on the API, behind its token, as Consul's enable_debug does.
+	EnableDebug bool `yaml:"enable_debug"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`

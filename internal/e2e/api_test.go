@@ -34,10 +34,26 @@ func TestAPITokenOpenAPIMetricsAndGracefulLeaderLeave(t *testing.T) {
 		if n == "tgt-1" {
 			side = "target"
 		}
-		c.Add(testcluster.Spec{Name: n, Side: side, BootstrapExpect: 3})
+		spec := testcluster.Spec{Name: n, Side: side, BootstrapExpect: 3}
+		if n == "src-1" {
+			spec.Override = map[string]any{"enable_debug": true}
+		}
+		c.Add(spec)
 	}
 	leader := c.WaitForLeader(30 * time.Second)
 	a := c.Agent(leader)
+
+	// enable_debug serves Go's profiles, behind the token; off, there are none.
+	debug, plain := c.Agent("src-1"), c.Agent("src-2")
+	if code, body := get(t, debug.APIAddr()+"/debug/pprof/goroutine?debug=1", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /debug/pprof/goroutine without token, enable_debug on: %d %.200s", code, body)
+	}
+	if code, body := get(t, debug.APIAddr()+"/debug/pprof/goroutine?debug=1", c.Token); code != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("GET /debug/pprof/goroutine with token, enable_debug on: %d %.200s", code, body)
+	}
+	if code, body := get(t, plain.APIAddr()+"/debug/pprof/goroutine?debug=1", c.Token); code != http.StatusNotFound {
+		t.Errorf("GET /debug/pprof/goroutine with enable_debug off: %d %.200s, want 404", code, body)
+	}
 
 	// Without the token: 401 everywhere, with a hint; a wrong token: 401.
 	for _, path := range []string{"/v1/status", "/metrics", "/v1/openapi.json"} {
