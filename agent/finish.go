@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/leptonmesh/lepton/internal/plan"
@@ -140,18 +142,42 @@ func (m *mover) hashTarget(w plan.Work) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	bp := verifyBufs.Get().(*[]byte)
+	defer verifyBufs.Put(bp)
+	buf := *bp
 	d := xxhash.New()
-	buf := make([]byte, 1<<20)
 	for i, p := range w.Unit.Parts {
 		f, err := v.OpenRead(targetPath(w.Job, w.Files[i].Path))
 		if err != nil {
 			return 0, err
 		}
-		_, err = io.CopyBuffer(d, io.NewSectionReader(f, p.Off, p.Len), buf)
+		err = hashRange(d, f, p.Off, p.Len, buf)
 		f.Close()
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("verify %s: %w", w.Files[i].Path, err)
 		}
 	}
 	return d.Sum64(), nil
+}
+
+// verifyBufs are read buffers for hashTarget: a unit of thousands of small
+// files needs one, not one per call.
+var verifyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// hashRange feeds n bytes of f from off into d, reading exactly those (a
+// small file takes one pread, not a second one to find EOF); a file
+// shorter than the range is an error.
+func hashRange(d *xxhash.Digest, f *os.File, off, n int64, buf []byte) error {
+	for n > 0 {
+		k, err := f.ReadAt(buf[:min(n, int64(len(buf)))], off)
+		d.Write(buf[:k])
+		off, n = off+int64(k), n-int64(k)
+		if err != nil && n > 0 {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%d bytes short: %w", n, io.ErrUnexpectedEOF)
+			}
+			return err
+		}
+	}
+	return nil
 }

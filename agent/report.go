@@ -12,9 +12,16 @@ import (
 	"github.com/leptonmesh/lepton/internal/volume"
 )
 
-// reportEvery is how often an agent sends its reports to the leader; each
-// send is one Raft entry, so the log grows with time, not with chunks.
+// An agent sends its reports to the leader as a group commit: a report
+// that finds the reporter idle goes at once, and those that come while a
+// send is under way, or within reportGap of its end, go together next.
+// Each send is one Raft entry, so the log grows with time (at most one
+// entry per reportGap per agent), not with chunks; and an agent whose
+// last report of a phase (the last unit written, the last file
+// finalized) comes while it is idle does not hold the job for a timer.
+// reportEvery retries what no leader took.
 const (
+	reportGap      = 100 * time.Millisecond
 	reportEvery    = 200 * time.Millisecond
 	reportMaxItems = 4096 // per Raft entry
 	reportTimeout  = 3 * time.Second
@@ -46,11 +53,8 @@ func (r *reporter) add(job string, f func(p *plan.Progress)) {
 	}
 	f(p)
 	r.items++
-	full := r.items >= reportMaxItems
 	r.mu.Unlock()
-	if full {
-		r.flushSoon()
-	}
+	r.flushSoon()
 }
 
 func (r *reporter) written(job string, u plan.UnitWritten) {
@@ -119,6 +123,10 @@ func (r *reporter) run(ctx context.Context) {
 		case <-r.kick:
 		}
 		r.flush(ctx)
+		select { // the gap: what comes meanwhile goes in the next entry
+		case <-ctx.Done():
+		case <-time.After(reportGap):
+		}
 	}
 }
 

@@ -100,8 +100,8 @@ func (m *mover) sendLoop(ctx context.Context) {
 // that a worker reads and compresses its next chunk while the last one
 // crosses the network and is written (a round trip or more: on a long
 // path the workers would otherwise idle a third of the time). There are
-// sendWorkers of them and ackQ is unbuffered, so at most sendWorkers
-// chunks await an ack; a worker that finds every ack loop busy waits.
+// ackLoops of them and ackQ is unbuffered, so at most ackLoops chunks
+// await an ack; a worker that finds every ack loop busy waits.
 func (m *mover) ackLoop(ctx context.Context) {
 	for {
 		select {

@@ -147,16 +147,22 @@ func (b *bench) addPoint(p *Point, src tree, limit time.Duration) *Point {
 	return p
 }
 
-// measure runs every copier b.cfg.repeats times, interleaved (Lepton,
-// rsync, rclone, Lepton, …), recording each run in p. around, when set,
-// is called before each run and returns what to add to its Extra after.
+// measure runs every copier b.cfg.repeats times, interleaved, recording
+// each run in p. Each repeat starts with the next tool (Lepton, rsync,
+// rclone; then rsync, rclone, Lepton; …): the first run of a scenario
+// writes to memory the VM has never touched, which costs this machine
+// far more system time per byte (Lepton's first S1 run once took 1.5×
+// the CPU and 1.4× the time of its next two), and it must not always be
+// the same tool's. around, when set, is called before each run and returns
+// what to add to its Extra after.
 func (b *bench) measure(p *Point, src tree, copiers []copier, limit time.Duration, around func() func() map[string]float64) {
 	repeats := b.cfg.repeats
 	if p.Scenario == "S3" {
 		repeats = b.cfg.s3Repeats
 	}
 	for rep := 1; rep <= repeats; rep++ {
-		for _, c := range copiers {
+		k := (rep - 1) % len(copiers)
+		for _, c := range append(copiers[k:len(copiers):len(copiers)], copiers[:k]...) {
 			if len(b.cfg.tools) > 0 && !slices.Contains(b.cfg.tools, c.Name()) {
 				continue
 			}

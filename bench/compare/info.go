@@ -83,7 +83,7 @@ func toolVersions() map[string]string {
 // method states how every figure is made, once.
 func method(cfg config) []string {
 	return []string{
-		fmt.Sprintf("Runs are interleaved (lepton, rsync, rclone, lepton, …), %d per tool and scenario point (%d for S3's loss points); tables show medians (capped runs included, as lower bounds).", cfg.repeats, cfg.s3Repeats),
+		fmt.Sprintf("Runs are interleaved, each repeat starting with the next tool (lepton, rsync, rclone; rsync, rclone, lepton; …), %d per tool and scenario point (%d for S3's loss points); tables show medians (capped runs included, as lower bounds).", cfg.repeats, cfg.s3Repeats),
 		"time: from starting the tool (rsync/rclone process start; Lepton job submit) to its end (process exit; job seen done, verification included), polled every 50 ms for Lepton.",
 		"MB/s: the tree's regular-file bytes / time, 10^6 bytes; files/s: regular files / time. A capped run counts the bytes landed on the target by the cap (allocated bytes, st_blocks × 512, under the target dir, temp files included; Lepton: the job's bytes_done) over the cap: a lower bound.",
 		"CPU s: the whole machine's user+nice+system+irq+softirq time from /proc/stat over the run: both ends, ssh and sshd, the link emulator and the kernel's network work, for every tool alike. Idle Lepton agents of the scenario keep running during rsync/rclone runs; their share is in each run's extra.lepton_idle_agents_cpu_seconds.",

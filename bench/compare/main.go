@@ -7,7 +7,7 @@
 // of tree across an emulated 1 Gbit/s, 50 ms link, random loss swept), S4
 // fan-out (three source agents to three target agents on shared volumes;
 // three parallel rsync or rclone processes over thirds of the tree). Runs
-// are interleaved (Lepton, rsync, rclone, Lepton, …) and repeated; tables
+// are interleaved (each repeat starting with the next tool) and repeated; tables
 // show medians. Every copy is checked against its source and a wrong one
 // is FAILED, never a time. Results go to stdout as Markdown and to
 // bench/results/ as JSON; progress goes to stderr.
