@@ -1,22 +1,25 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftwal "github.com/hashicorp/raft-wal"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/leptonmesh/lepton/internal/logging"
 	"github.com/leptonmesh/lepton/internal/plan"
+	"go.etcd.io/bbolt"
 )
 
 // raftNode bundles raft with the stores it must close.
 type raftNode struct {
 	raft      *raft.Raft
-	wal       *raftwal.WAL
+	store     *raftboltdb.BoltStore
 	transport *raft.NetworkTransport
 	hadState  bool // state existed on disk when the agent started
 }
@@ -40,27 +43,34 @@ func raftTimings(c *raft.Config, profile string) {
 
 func newRaft(cfg *Config, fsm *plan.FSM, notify chan bool, resolve func(string) (string, error)) (*raftNode, error) {
 	dir := filepath.Join(cfg.DataDir, "raft")
-	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create raft directory: %w", err)
 	}
 	hlog := logging.HCLog(cfg.Logger, "raft")
-	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.WithLogger(logging.HCLog(cfg.Logger, "raft-wal")))
+	store, err := openLogStore(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(dir, "wal"), err)
+		return nil, err
+	}
+	// The cache serves the entries a leader sends followers right after
+	// appending them, without reading them back from bbolt.
+	logs, err := raft.NewLogCache(logCacheEntries, store)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
 	if err != nil {
-		wal.Close()
+		store.Close()
 		return nil, fmt.Errorf("open raft snapshots in %s: %w", dir, err)
 	}
-	hadState, err := raft.HasExistingState(wal, wal, snaps)
+	hadState, err := raft.HasExistingState(logs, store, snaps)
 	if err != nil {
-		wal.Close()
+		store.Close()
 		return nil, fmt.Errorf("read raft state in %s: %w", dir, err)
 	}
 	advertise, err := net.ResolveUDPAddr("udp", cfg.QUICAddr)
 	if err != nil {
-		wal.Close()
+		store.Close()
 		return nil, fmt.Errorf("quic address %q: %w", cfg.QUICAddr, err)
 	}
 	// The I/O timeout bounds how long a leader waits on a dead peer (and
@@ -80,19 +90,19 @@ func newRaft(cfg *Config, fsm *plan.FSM, notify chan bool, resolve func(string) 
 	rc.Logger = hlog
 	rc.NotifyCh = notify
 	raftTimings(rc, cfg.GossipProfile)
-	r, err := raft.NewRaft(rc, fsm, wal, wal, snaps, trans)
+	r, err := raft.NewRaft(rc, fsm, logs, store, snaps, trans)
 	if err != nil {
 		trans.Close()
-		wal.Close()
+		store.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	return &raftNode{raft: r, wal: wal, transport: trans, hadState: hadState}, nil
+	return &raftNode{raft: r, store: store, transport: trans, hadState: hadState}, nil
 }
 
 func (n *raftNode) shutdown() error {
 	err := n.raft.Shutdown().Error()
 	n.transport.Close()
-	if cerr := n.wal.Close(); err == nil {
+	if cerr := n.store.Close(); err == nil {
 		err = cerr
 	}
 	return err
@@ -105,4 +115,31 @@ func (n *raftNode) configuration() ([]raft.Server, error) {
 		return nil, fmt.Errorf("read raft configuration: %w", err)
 	}
 	return f.Configuration().Servers, nil
+}
+
+// logCacheEntries is how many recent Raft entries are kept in memory.
+const logCacheEntries = 512
+
+// openLogStore opens the Raft log and stable store, dir/raft.db: bbolt,
+// through hashicorp/raft-boltdb, which Consul and Nomad have run for
+// years. Earlier builds kept it in raft-wal, whose v0.4.0 seals a segment
+// without its index block when it truncates the log's tail (a follower
+// dropping entries a new leader did not keep), so an agent killed after
+// that could never start again ("sealed segment has no index block";
+// hashicorp/raft-wal#31). The chaos test's kill -9 rounds hit it. A data
+// dir still holding that log is refused with what to do, not ignored.
+func openLogStore(dir string) (*raftboltdb.BoltStore, error) {
+	path := filepath.Join(dir, "raft.db")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if _, werr := os.Stat(filepath.Join(dir, "wal")); werr == nil {
+			return nil, fmt.Errorf("%s holds a Raft log in the raft-wal format of an earlier Lepton build; this build keeps it in %s: "+
+				"remove %s (the agent rejoins and the leader sends it the plan; on the last server of a cluster, the plan is lost) or run the earlier build",
+				filepath.Join(dir, "wal"), path, dir)
+		}
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: time.Second}})
+	if err != nil {
+		return nil, fmt.Errorf("open raft log %s (is another leptond using this data_dir?): %w", path, err)
+	}
+	return store, nil
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// HCLog returns an hclog.Logger (what hashicorp/raft and raft-wal take) whose
+// HCLog returns an hclog.Logger (what hashicorp/raft takes) whose
 // records go to l, tagged with component=name. Levels map one to one; hclog's
 // Trace becomes slog Debug-4.
 func HCLog(l *slog.Logger, name string) hclog.Logger {
