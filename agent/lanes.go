@@ -36,7 +36,14 @@ import (
 //     by one packet per round trip, so the time to refill a path grows with
 //     the square of the RTT and shrinks with the number of connections
 //     sharing it. A sender therefore starts with one lane per rttPerLane of
-//     smoothed RTT (at most maxLanes/2): two on a LAN, 16 across 50 ms.
+//     the path's minimum RTT (at most maxLanes/2): two on a LAN, 16 across
+//     50 ms. The minimum, not the smoothed RTT: on a busy machine the
+//     smoothed RTT of a loopback path reads several milliseconds of
+//     scheduling delay, and lanes there only cost goroutines. By the same
+//     reasoning a path is given at most laneCap of its RTT: four times its
+//     start, and 4 on a LAN, where a connection's window regrows within
+//     milliseconds and a loss signal more likely means a starved CPU
+//     (quic-go's timers declaring late packets lost).
 //   - Memory. When a sender's last job ends it closes the extra
 //     connections but remembers, for laneMemory, the count each receiver
 //     settled on, and the next job to that receiver starts there, as
@@ -55,7 +62,7 @@ const (
 
 // laneSample is what lane control reads of the pool's connections to one
 // receiver: byte counters summed over them (lost counts retransmissions)
-// and the longest smoothed round trip.
+// and the path's minimum round trip.
 type laneSample struct {
 	sent, lost uint64
 	rtt        time.Duration
@@ -69,6 +76,12 @@ type laneStats func(receiver string) (laneSample, bool)
 // given round trip.
 func startLanes(rtt time.Duration) int {
 	return min(maxLanes/2, max(minLanes, int(rtt/rttPerLane)))
+}
+
+// laneCap is the most lanes lane control grows to on a path of the given
+// round trip.
+func laneCap(rtt time.Duration) int {
+	return min(maxLanes, 4*max(1, int(rtt/rttPerLane)))
 }
 
 // remembered is a receiver's settled lane count, kept after its last job.
@@ -95,6 +108,7 @@ type laneSet struct {
 	n       int   // lanes in use: 0..n-1
 	busy    []int // chunks in flight per lane
 	started bool  // n has been raised to startLanes of the path's RTT
+	limit   int   // laneCap of the path's RTT, once started; maxLanes before
 
 	start     time.Time // of the measurement window
 	startSent uint64    // counters at start
@@ -118,7 +132,7 @@ func (l *lanes) pick(receiver string) int {
 	defer l.mu.Unlock()
 	s := l.byPeer[receiver]
 	if s == nil {
-		s = &laneSet{n: minLanes, busy: make([]int, maxLanes)}
+		s = &laneSet{n: minLanes, busy: make([]int, maxLanes), limit: maxLanes}
 		if r, ok := l.memory[receiver]; ok && l.now().Sub(r.at) < laneMemory {
 			s.n = max(s.n, r.n)
 		}
@@ -195,11 +209,11 @@ func (l *lanes) count(receiver string) int {
 // grown is the next lane count to try: twice as many on a lossy path, so
 // a long fat lossy link reaches its 20-odd lanes in a few windows; half as
 // many again (at least one more) on a clean one.
-func grown(n int, lossy bool) int {
+func grown(n int, lossy bool, limit int) int {
 	if lossy {
-		return min(maxLanes, 2*n)
+		return min(limit, 2*n)
 	}
-	return min(maxLanes, n+max(1, n/2))
+	return min(limit, n+max(1, n/2))
 }
 
 // measure closes the window when it is over and decides on the lanes. A
@@ -215,7 +229,8 @@ func (l *lanes) measure(receiver string, s *laneSet) {
 	st, ok := l.stats(receiver)
 	sent, lost := st.sent, st.lost
 	if ok && !s.started && st.rtt > 0 {
-		s.started = true
+		s.started, s.limit = true, max(minLanes, laneCap(st.rtt))
+		s.n = min(s.n, s.limit) // a count remembered from another path
 		if n := startLanes(st.rtt); n > s.n {
 			s.n = n
 			if l.changed != nil {
@@ -250,9 +265,9 @@ func (l *lanes) measure(receiver string, s *laneSet) {
 		}()
 	}
 	if !s.settled.IsZero() {
-		if now.Sub(s.settled) >= laneRetry && s.n < maxLanes {
+		if now.Sub(s.settled) >= laneRetry && s.n < s.limit {
 			s.settled, s.best, s.bestN = time.Time{}, rate, s.n
-			s.n = grown(s.n, lossy)
+			s.n = grown(s.n, lossy, s.limit)
 		}
 		return
 	}
@@ -265,8 +280,8 @@ func (l *lanes) measure(receiver string, s *laneSet) {
 		if rate > s.best {
 			s.best, s.bestN = rate, s.n
 		}
-		if s.n < maxLanes {
-			s.n = grown(s.n, lossy)
+		if s.n < s.limit {
+			s.n = grown(s.n, lossy, s.limit)
 		} else {
 			s.n, s.settled = s.bestN, now
 		}

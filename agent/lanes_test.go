@@ -200,3 +200,22 @@ func TestLanesRememberTheCountAcrossJobs(t *testing.T) {
 		t.Errorf("lanes at the start of a job %v after the last: %d, want %d (forgotten)", laneMemory, n, minLanes)
 	}
 }
+
+func TestLanesStayFewOnAShortPathEvenWhenLossy(t *testing.T) {
+	// A starved CPU on loopback: quic-go's timers declare late packets
+	// lost, and each lane seems to add a little. A LAN path is not one
+	// where a connection's window is slow to regrow: at most 4 lanes.
+	k, l := newLaneLink(func(n int) float64 { return float64(n) * 10e6 })
+	k.loss, k.rtt = 0.01, 300*time.Microsecond
+	k.run(l, 20*time.Second, sendWorkers)
+	if n := l.count("r"); n > 4 {
+		t.Errorf("lanes on a lossy 0.3 ms path: %d, want at most 4", n)
+	}
+	// The same link 50 ms away grows to the maximum.
+	k2, l2 := newLaneLink(func(n int) float64 { return float64(n) * 10e6 })
+	k2.loss, k2.rtt = 0.01, 50*time.Millisecond
+	k2.run(l2, 20*time.Second, sendWorkers)
+	if n := l2.count("r"); n != maxLanes {
+		t.Errorf("lanes on a lossy 50 ms path where each adds 10 MB/s: %d, want %d", n, maxLanes)
+	}
+}

@@ -112,15 +112,15 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 }
 
 // laneCounters are the bytes sent and lost on every QUIC connection this
-// agent dialed to receiver, and their longest smoothed RTT: what lane
-// control measures.
+// agent dialed to receiver, and the path's minimum RTT: what lane control
+// measures.
 func (m *mover) laneCounters(receiver string) (laneSample, bool) {
 	addr, err := m.a.quicAddr(receiver)
 	if err != nil {
 		return laneSample{}, false
 	}
 	st, ok := m.a.endpoint.PeerStats(addr, receiver)
-	return laneSample{sent: st.BytesSent, lost: st.BytesLost, rtt: st.SmoothedRTT}, ok
+	return laneSample{sent: st.BytesSent, lost: st.BytesLost, rtt: st.MinRTT}, ok
 }
 
 // run hands out work whenever the plan changes (or every second) until ctx ends.

@@ -284,7 +284,9 @@ func (e *Endpoint) DropPeer(addr string) {
 // PeerStats sums quic-go's statistics over the live connections this
 // endpoint dialed to peerName at addr (its pool), and reports whether there
 // is any. Senders use it to see what the network gives them: BytesSent
-// minus BytesLost is goodput.
+// minus BytesLost is goodput. SmoothedRTT is the longest of the
+// connections', MinRTT the shortest (the path's delay without queues or
+// a busy CPU's scheduling in it).
 func (e *Endpoint) PeerStats(addr, peerName string) (quic.ConnectionStats, bool) {
 	e.mu.Lock()
 	var conns []*quic.Conn
@@ -307,6 +309,9 @@ func (e *Endpoint) PeerStats(addr, peerName string) (quic.ConnectionStats, bool)
 		sum.PacketsReceived += st.PacketsReceived
 		sum.CongestionWindow += st.CongestionWindow
 		sum.SmoothedRTT = max(sum.SmoothedRTT, st.SmoothedRTT)
+		if st.MinRTT > 0 && (sum.MinRTT == 0 || st.MinRTT < sum.MinRTT) {
+			sum.MinRTT = st.MinRTT
+		}
 	}
 	return sum, len(conns) > 0
 }
