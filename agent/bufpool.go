@@ -2,7 +2,8 @@ package agent
 
 import "sync"
 
-// chunkBufs lends chunk-sized buffers to the receive path. A receiver may
+// chunkBufs lends chunk-sized buffers to the receive path (and read
+// buffers to verification, which re-reads units). A receiver may
 // have hundreds of open data streams (lanes × pooled streams per lane, and
 // stripes); buffers kept per stream would grow memory with the streams,
 // buffers lent per chunk grow it only with the chunks being handled at once.

@@ -8,7 +8,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/leptonmesh/lepton/internal/plan"
@@ -142,9 +141,12 @@ func (m *mover) hashTarget(w plan.Work) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	bp := verifyBufs.Get().(*[]byte)
-	defer verifyBufs.Put(bp)
-	buf := *bp
+	bp := borrow()
+	defer giveBack(bp)
+	if cap(*bp) < verifyRead {
+		*bp = make([]byte, 0, verifyRead)
+	}
+	buf := (*bp)[:cap(*bp)]
 	d := xxhash.New()
 	for i, p := range w.Unit.Parts {
 		f, err := v.OpenRead(targetPath(w.Job, w.Files[i].Path))
@@ -160,9 +162,8 @@ func (m *mover) hashTarget(w plan.Work) (uint64, error) {
 	return d.Sum64(), nil
 }
 
-// verifyBufs are read buffers for hashTarget: a unit of thousands of small
-// files needs one, not one per call.
-var verifyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// verifyRead is the smallest read buffer hashTarget borrows.
+const verifyRead = 1 << 20
 
 // hashRange feeds n bytes of f from off into d, reading exactly those (a
 // small file takes one pread, not a second one to find EOF); a file

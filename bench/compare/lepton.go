@@ -127,7 +127,7 @@ func (l *leptonCopier) keepLogs() {
 		fmt.Fprintf(os.Stderr, "  keep logs: %v\n", err)
 		return
 	}
-	for _, a := range append(append([]*testcluster.Agent{}, l.sources...), l.targets...) {
+	for _, a := range l.agents() {
 		b, err := os.ReadFile(a.LogPath())
 		if err == nil {
 			err = os.WriteFile(filepath.Join(keptLogs, l.label+"-"+a.Spec.Name+".log"), b, 0o644)
