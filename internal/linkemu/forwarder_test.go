@@ -86,6 +86,9 @@ func TestForwarderDeliversEveryPacketInOrder(t *testing.T) {
 			t.Fatalf("packet %d never arrived", i)
 		}
 	}
+	// The forwarder counts a packet after its write returns, so the last
+	// count may trail the last delivery by a moment.
+	waitFor(t, "the last delivery to be counted", func() bool { ab, _ := l.Stats(); return ab.Packets >= n })
 	ab, ba := l.Stats()
 	if ab != (Stats{Packets: n, Bytes: sent}) || ba != (Stats{}) {
 		t.Fatalf("stats a->b %+v, b->a %+v; want %d packets, %d bytes one way only", ab, ba, n, sent)
