@@ -62,7 +62,11 @@ func (a *Agent) jobRoutes(mux *http.ServeMux) {
 		}
 		rep := api.JobReport{Job: jobStatus(j), Files: []api.FileReport{}}
 		for from := 0; ; from += 4096 {
-			files, total := fsm.JobFiles(j.ID, from, 4096)
+			files, total, err := fsm.JobFiles(j.ID, from, 4096)
+			if err != nil {
+				writeError(w, http.StatusInternalServerError, err)
+				return
+			}
 			for _, f := range files {
 				rep.Files = append(rep.Files, fileReport(f))
 			}

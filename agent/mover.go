@@ -319,7 +319,9 @@ func (m *mover) cleanEnded() {
 			m.a.endpoint.CloseDataLanes()
 		}
 	}()
-	for _, j := range m.fsm.Jobs() {
+	jobs := m.fsm.Jobs()
+	m.forgetCleaned(jobs)
+	for _, j := range jobs {
 		if !j.State.Ended() {
 			active = true
 			continue
@@ -348,6 +350,25 @@ func (m *mover) cleanEnded() {
 			if err := v.RemoveJobTemp(j.ID); err != nil {
 				m.log.Warn("remove temp files of ended job", "job", j.ID, "err", err)
 			}
+		}
+	}
+}
+
+// forgetCleaned drops the marks of jobs the plan itself has forgotten
+// (it keeps a bounded number of ended jobs), so the marks stay bounded too.
+func (m *mover) forgetCleaned(jobs []plan.Job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.cleaned) <= len(jobs) {
+		return
+	}
+	known := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		known[j.ID] = true
+	}
+	for id := range m.cleaned {
+		if !known[id] {
+			delete(m.cleaned, id)
 		}
 	}
 }

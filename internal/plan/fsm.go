@@ -133,6 +133,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	for _, r := range st.Jobs { // a snapshot from before archives
+		if r.Job.State.Ended() && r.Archive == nil {
+			st.retire(r)
+		}
+	}
 	f.mu.Lock()
 	f.state = st
 	f.notify()

@@ -15,6 +15,9 @@ type JobRecord struct {
 	Units []Unit `json:"units"`
 	Seq   int    `json:"seq"` // next manifest batch expected
 
+	// Archive replaces Files and Units once the job ended (archive.go).
+	Archive *FileArchive `json:"archive,omitempty"`
+
 	// settledFrom is a hint, never state: every file before it is settled
 	// (see settled). It only saves rescanning a long settled prefix on each
 	// plan change; zero (as after a restore) is always correct.
@@ -33,6 +36,12 @@ func (r *JobRecord) advanceSettled() {
 }
 
 func (f *FSM) applyJob(t CommandType, body []byte) error {
+	var r *JobRecord // the job the command changed, if any
+	defer func() {
+		if r != nil && r.Job.State.Ended() && r.Archive == nil {
+			f.state.retire(r)
+		}
+	}()
 	switch t {
 	case CmdJobSubmit:
 		var j Job
@@ -49,8 +58,8 @@ func (f *FSM) applyJob(t CommandType, body []byte) error {
 		if err := json.Unmarshal(body, &c); err != nil {
 			return fmt.Errorf("apply job-state: %w", err)
 		}
-		r, ok := f.state.Jobs[c.ID]
-		if !ok {
+		var ok bool
+		if r, ok = f.state.Jobs[c.ID]; !ok {
 			return fmt.Errorf("no job %s", c.ID)
 		}
 		return r.setState(c.State, c.Reason, c.Time)
@@ -59,7 +68,7 @@ func (f *FSM) applyJob(t CommandType, body []byte) error {
 		if err := json.Unmarshal(body, &c); err != nil {
 			return fmt.Errorf("apply manifest: %w", err)
 		}
-		if r, ok := f.state.Jobs[c.ID]; ok {
+		if r = f.state.Jobs[c.ID]; r != nil && !r.Job.State.Ended() {
 			r.addManifest(c)
 		}
 	case CmdAssign:
@@ -67,7 +76,7 @@ func (f *FSM) applyJob(t CommandType, body []byte) error {
 		if err := json.Unmarshal(body, &c); err != nil {
 			return fmt.Errorf("apply assign: %w", err)
 		}
-		if r, ok := f.state.Jobs[c.ID]; ok {
+		if r = f.state.Jobs[c.ID]; r != nil && !r.Job.State.Ended() {
 			return r.assign(c)
 		}
 	case CmdProgress:
@@ -75,7 +84,7 @@ func (f *FSM) applyJob(t CommandType, body []byte) error {
 		if err := json.Unmarshal(body, &c); err != nil {
 			return fmt.Errorf("apply progress: %w", err)
 		}
-		if r, ok := f.state.Jobs[c.ID]; ok {
+		if r = f.state.Jobs[c.ID]; r != nil && !r.Job.State.Ended() {
 			r.progress(c)
 		}
 	case CmdScanner:

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 
@@ -9,7 +10,8 @@ import (
 )
 
 func (r *JobRecord) clone() *JobRecord {
-	c := &JobRecord{Job: r.Job.clone(), Files: slices.Clone(r.Files), Units: slices.Clone(r.Units), Seq: r.Seq}
+	c := &JobRecord{Job: r.Job.clone(), Files: slices.Clone(r.Files), Units: slices.Clone(r.Units), Seq: r.Seq,
+		Archive: r.Archive}
 	for i := range c.Units {
 		c.Units[i].Parts = slices.Clone(c.Units[i].Parts)
 	}
@@ -58,20 +60,27 @@ func (f *FSM) Job(id string) (Job, bool) {
 	return r.Job.clone(), true
 }
 
-// JobFiles returns up to n manifest entries of a job from index from, and
-// the manifest's length.
-func (f *FSM) JobFiles(id string, from, n int) ([]File, int) {
+// JobFiles returns up to n manifest entries of a job, with their outcome,
+// from index from, and the manifest's length. An ended job's entries come
+// from its archive.
+func (f *FSM) JobFiles(id string, from, n int) ([]File, int, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	r, ok := f.state.Jobs[id]
-	if !ok || from >= len(r.Files) {
-		if ok {
-			return nil, len(r.Files)
+	switch {
+	case !ok:
+		return nil, 0, nil
+	case r.Archive != nil:
+		files, err := r.Archive.read(from, n)
+		if err != nil {
+			return nil, 0, fmt.Errorf("job %s: %w", id, err)
 		}
-		return nil, 0
+		return files, r.Archive.Files, nil
+	case from >= len(r.Files):
+		return nil, len(r.Files), nil
 	}
 	end := min(len(r.Files), from+n)
-	return slices.Clone(r.Files[from:end]), len(r.Files)
+	return slices.Clone(r.Files[from:end]), len(r.Files), nil
 }
 
 // Work is one unit for an agent to send or verify, with the entries of the

@@ -160,7 +160,7 @@ func TestRepeatedFailuresFailFilesNotTheJob(t *testing.T) {
 	if j.State != JobFailed || j.Stats.FilesFailed != 1 || j.Stats.FilesDone != 303 || j.Stats.Retries != MaxUnitAttempts {
 		t.Errorf("job: %s %q %+v", j.State, j.Reason, j.Stats)
 	}
-	f, _ := a.f.FileByPath("j-1", "big")
+	f := reported(t, a.f, "j-1", "big")
 	if f.State != FileFailed || f.Retries != MaxUnitAttempts {
 		t.Errorf("big file: %+v", f)
 	}
