@@ -148,8 +148,10 @@ func (m *mover) hashTarget(w plan.Work) (uint64, error) {
 	}
 	buf := (*bp)[:cap(*bp)]
 	d := xxhash.New()
+	run := v.Run()
+	defer run.Close()
 	for i, p := range w.Unit.Parts {
-		f, err := v.OpenRead(targetPath(w.Job, w.Files[i].Path))
+		f, _, err := run.OpenRead(targetPath(w.Job, w.Files[i].Path))
 		if err != nil {
 			return 0, err
 		}

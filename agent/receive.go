@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"slices"
 
@@ -160,7 +161,7 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	if err != nil {
 		return refuse(attempt, "%v", err)
 	}
-	logical, err := m.writeParts(v, job, h, files, data)
+	logical, placed, err := m.writeParts(v, job, unit, h, files, data)
 	if err != nil {
 		if errors.Is(err, volume.ErrNoSpace) {
 			ack.NoSpace, ack.Error = true, err.Error()
@@ -171,7 +172,7 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	}
 	m.metrics.written.Add(float64(len(data)))
 	m.metrics.ok.Inc()
-	m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: logical, WireBytes: int64(h.WireLen), Sender: peer, Receiver: m.name})
+	m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: logical, WireBytes: int64(h.WireLen), Sender: peer, Receiver: m.name, Placed: placed})
 	ack.OK = true
 	return ack
 }
@@ -194,13 +195,25 @@ func matchPlan(u plan.Unit, h *transport.ChunkHeader) error {
 // returns the xxhash of the unit's logical bytes (holes as zeros), which
 // verification compares later. For a unit without holes that is the hash
 // the chunk carried, which Unpack has checked already.
-func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHeader, files []plan.File, data []byte) (uint64, error) {
+//
+// A file whole in this unit, which this agent finalizes, is put in place
+// at once (placesOnReceipt), and returned in placed. For a tree of small
+// files that saves opening, checking and closing every file a second time,
+// and a trip through the plan; a file that cannot be placed is left whole
+// in its temp file, for the finalize step to try and report.
+func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *transport.ChunkHeader, files []plan.File, data []byte) (logical uint64, placed []uint64, err error) {
 	dense := !slices.ContainsFunc(h.Files, func(p transport.FilePart) bool { return p.Segments != nil })
 	d := xxhash.New()
+	run := v.Run() // its Close makes the placed files' directory entries durable
+	defer func() {
+		if cerr := run.Close(); cerr != nil && err == nil {
+			logical, placed, err = 0, nil, cerr
+		}
+	}()
 	for i, part := range h.Files {
 		f, err := v.OpenTemp(job.ID, part.File, files[i].Size)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		segs := part.Segments
 		if segs == nil {
@@ -225,14 +238,14 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHea
 			if sparse {
 				if err := hole(pos, s.Off); err != nil {
 					f.Close()
-					return 0, err
+					return 0, nil, err
 				}
 			}
 			chunk := data[:s.Len]
 			data = data[s.Len:]
 			if err := volume.WriteAt(f, chunk, s.Off); err != nil {
 				f.Close()
-				return 0, err
+				return 0, nil, err
 			}
 			if !dense {
 				d.Write(chunk)
@@ -242,35 +255,55 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, h *transport.ChunkHea
 		if sparse {
 			if err := hole(pos, part.Off+part.Len); err != nil {
 				f.Close()
-				return 0, err
+				return 0, nil, err
 			}
+		}
+		if m.placesOnReceipt(job, &u, &files[i]) {
+			err := run.PlaceFile(f, files[i].Size, job.ID, part.File, targetPath(job, files[i].Path), files[i].Entry, m.asRoot)
+			switch {
+			case err == nil:
+				placed = append(placed, part.File)
+			case errors.Is(err, volume.ErrNotPlaced):
+				m.log.Debug("file not placed on receipt; the finalize step will", "job", job.ID, "path", files[i].Path, "err", err)
+			default:
+				return 0, nil, err
+			}
+			continue
 		}
 		err = volume.Sync(f)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	if dense {
-		return h.Hash, nil
+		return h.Hash, placed, nil
 	}
-	return d.Sum64(), nil
+	return d.Sum64(), placed, nil
+}
+
+// placesOnReceipt says whether this agent puts a file in place as soon as
+// it has written it: the file is whole in unit u, still waiting for its
+// data, and this agent is the one to finalize u.
+func (m *mover) placesOnReceipt(job plan.Job, u *plan.Unit, f *plan.File) bool {
+	return f.Units == 1 && f.FirstUnit == u.ID && f.State == plan.FilePending && u.Receiver == m.name && job.Finisher(u) == m.name
 }
 
 // answerProbe tells a sender whether this agent already holds a unit it
 // wrote before (its report was lost: the agent restarted, or the leader
-// changed before committing it). The temp files are re-read and hashed; on
-// a match the unit is reported written again and not sent again.
+// changed before committing it). The temp files, or the files already put
+// in place, are re-read and hashed; on a match the unit is reported written
+// again and not sent again.
 func (m *mover) answerProbe(peer string, job plan.Job, h *transport.ChunkHeader, files []plan.File) *transport.ChunkAck {
 	ack := &transport.ChunkAck{Unit: h.Unit, Attempt: h.Attempt}
 	v, err := m.volume(job.Spec.Target.Volume)
 	if err == nil {
-		var sum uint64
-		if sum, err = hashTemp(v, job.ID, h.Files); err == nil && sum == h.Hash {
+		sum, placed, err := hashHeld(v, job, h.Files, files)
+		if err == nil && sum == h.Hash {
 			m.metrics.ok.Inc()
-			m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: sum, Sender: peer, Receiver: m.name})
+			m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: sum, Sender: peer, Receiver: m.name, Placed: placed})
 			ack.OK = true
 			return ack
 		}
@@ -279,23 +312,33 @@ func (m *mover) answerProbe(peer string, job plan.Job, h *transport.ChunkHeader,
 	return ack
 }
 
-// hashTemp hashes the bytes of parts as they stand in their temp files.
-func hashTemp(v *volume.Volume, job string, parts []transport.FilePart) (uint64, error) {
+// hashHeld hashes the bytes of parts as they stand in their temp files or,
+// for a file whole in the unit whose temp file is gone, in the file put in
+// place on receipt (listed in placed).
+func hashHeld(v *volume.Volume, job plan.Job, parts []transport.FilePart, files []plan.File) (sum uint64, placed []uint64, err error) {
 	d := xxhash.New()
 	buf := make([]byte, 256<<10)
-	for _, p := range parts {
-		f, err := v.OpenRead(volume.TempRel(job, p.File))
-		if err != nil {
-			return 0, err
+	run := v.Run()
+	defer run.Close()
+	for i, p := range parts {
+		limit := p.Len
+		f, err := v.OpenRead(volume.TempRel(job.ID, p.File))
+		if errors.Is(err, fs.ErrNotExist) && files[i].Units == 1 {
+			f, _, err = run.OpenRead(targetPath(job, files[i].Path))
+			placed = append(placed, p.File)
+			limit++ // the whole file: one byte more says it grew
 		}
-		n, err := io.CopyBuffer(d, io.NewSectionReader(f, p.Off, p.Len), buf)
+		if err != nil {
+			return 0, nil, err
+		}
+		n, err := io.CopyBuffer(d, io.NewSectionReader(f, p.Off, limit), buf)
 		f.Close()
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if n != p.Len {
-			return 0, io.ErrUnexpectedEOF
+			return 0, nil, fmt.Errorf("%s holds %d bytes of part %d, want %d", files[i].Path, n, i, p.Len)
 		}
 	}
-	return d.Sum64(), nil
+	return d.Sum64(), placed, nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,8 @@ import (
 )
 
 // receiverUnderTest is a mover on tgt-1 with a plan holding one running
-// job (src-1 → tgt-1) of one 10-byte file, and a real target volume.
+// job (src-1 → tgt-1) of a 10-byte file (unit 0) and a file of two chunks
+// (units 1 and 2), and a real target volume.
 func receiverUnderTest(t *testing.T) (*mover, *bytes.Buffer, string) {
 	t.Helper()
 	fsm := plan.NewFSM()
@@ -36,7 +38,9 @@ func receiverUnderTest(t *testing.T) (*mover, *bytes.Buffer, string) {
 	spec := jobspec.Defaults()
 	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
 	apply(plan.CmdJobSubmit, plan.Job{ID: "j-1", Spec: spec, State: plan.JobScanning, Sources: []string{"src-1"}, Targets: []string{"tgt-1"}, Lead: "tgt-1"})
-	apply(plan.CmdManifest, plan.Manifest{ID: "j-1", Entries: []volume.Entry{{Path: "a.txt", Kind: volume.KindFile, Size: 10, Mode: 0o644}}, Final: true})
+	apply(plan.CmdManifest, plan.Manifest{ID: "j-1", Entries: []volume.Entry{
+		{Path: "a.txt", Kind: volume.KindFile, Size: 10, Mode: 0o640, MtimeNs: 1_500_000_000_123_456_789},
+		{Path: "big.bin", Kind: volume.KindFile, Size: 2 * jobspec.DefaultChunkSize, Mode: 0o644}}, Final: true})
 	apply(plan.CmdAssign, plan.Assign{ID: "j-1", Senders: []string{"src-1"}, Receivers: []string{"tgt-1"}})
 
 	dir := t.TempDir()
@@ -59,19 +63,46 @@ func chunk(job string, file uint64, data []byte) (*transport.ChunkHeader, []byte
 	return h, data
 }
 
-func TestReceiverWritesAGoodChunkIntoTheTempFileOnly(t *testing.T) {
+func TestReceiverWritesAChunkOfABigFileIntoTheTempFileOnly(t *testing.T) {
+	m, _, dir := receiverUnderTest(t)
+	data := bytes.Repeat([]byte("x"), jobspec.DefaultChunkSize)
+	h := &transport.ChunkHeader{Job: "j-1", Unit: 1, Files: []transport.FilePart{{File: 1, Off: 0, Len: int64(len(data))}},
+		RawLen: uint32(len(data)), Hash: transport.Hash(data), Comp: transport.CompressNone, WireLen: uint32(len(data))}
+	var raw []byte
+	if ack := m.accept("src-1", h, data, &raw); !ack.OK {
+		t.Fatalf("good chunk refused: %+v", ack)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, volume.TempRel("j-1", 1))); err != nil || !bytes.Equal(got[:len(data)], data) {
+		t.Errorf("temp file: %d bytes, %v", len(got), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "big.bin")); !os.IsNotExist(err) {
+		t.Errorf("the file is visible at its final path before its last chunk is in: %v", err)
+	}
+	if p := m.reports.pending["j-1"]; len(p.Done) != 1 || len(p.Done[0].Placed) != 0 {
+		t.Errorf("report %+v; want the unit written and no file placed", p)
+	}
+}
+
+func TestReceiverPutsAFileWholeInOneChunkInPlaceAtOnce(t *testing.T) {
 	m, _, dir := receiverUnderTest(t)
 	var raw []byte
 	h, payload := chunk("j-1", 0, []byte("0123456789"))
-	ack := m.accept("src-1", h, payload, &raw)
-	if !ack.OK {
+	if ack := m.accept("src-1", h, payload, &raw); !ack.OK {
 		t.Fatalf("good chunk refused: %+v", ack)
 	}
-	if got, err := os.ReadFile(filepath.Join(dir, volume.TempRel("j-1", 0))); err != nil || string(got) != "0123456789" {
-		t.Errorf("temp file: %q, %v", got, err)
+	final := filepath.Join(dir, "a.txt")
+	if got, err := os.ReadFile(final); err != nil || string(got) != "0123456789" {
+		t.Fatalf("final file: %q, %v", got, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "a.txt")); !os.IsNotExist(err) {
-		t.Errorf("the file is visible at its final path before it is finalized: %v", err)
+	fi, err := os.Stat(final)
+	if err != nil || fi.Mode().Perm() != 0o640 || fi.ModTime().UnixNano() != 1_500_000_000_123_456_789 {
+		t.Errorf("placed file's metadata: %v, %v; want mode 0640 and the source's mtime", fi.Mode(), fi.ModTime())
+	}
+	if _, err := os.Stat(filepath.Join(dir, volume.TempRel("j-1", 0))); !os.IsNotExist(err) {
+		t.Errorf("temp file left behind: %v", err)
+	}
+	if p := m.reports.pending["j-1"]; len(p.Done) != 1 || !slices.Equal(p.Done[0].Placed, []uint64{0}) {
+		t.Errorf("report %+v; want the unit written with file 0 placed", p)
 	}
 }
 

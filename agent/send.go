@@ -321,9 +321,11 @@ func (m *mover) readUnit(w plan.Work, bufs *sendBuffers) (*transport.ChunkHeader
 	raw := bufs.raw[:0]
 	h := &transport.ChunkHeader{Job: w.Job.ID, Unit: w.Unit.ID, Attempt: uint32(w.Unit.Attempts)}
 	changed := false
+	run := v.Run()
+	defer run.Close()
 	for i, part := range w.Unit.Parts {
 		entry := w.Files[i]
-		fp, data, err := readPart(v, sourcePath(w.Job, entry.Path), entry, part, raw)
+		fp, data, err := readPart(run, sourcePath(w.Job, entry.Path), entry, part, raw)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			m.reports.vanished(w.Job.ID, plan.FileResult{File: part.File, Reason: "vanished during transfer"})
@@ -357,17 +359,13 @@ func (m *mover) readUnit(w plan.Work, bufs *sendBuffers) (*transport.ChunkHeader
 
 // readPart appends the data of one part to raw: the whole range, or for a
 // sparse file only its data segments (holes are not sent).
-func readPart(v *volume.Volume, rel string, want volume.Entry, part plan.Part, raw []byte) (transport.FilePart, []byte, error) {
+func readPart(run *volume.DirRun, rel string, want volume.Entry, part plan.Part, raw []byte) (transport.FilePart, []byte, error) {
 	fp := transport.FilePart{File: part.File, Off: part.Off, Len: part.Len}
-	f, err := v.OpenRead(rel)
+	f, before, err := run.OpenRead(rel)
 	if err != nil {
 		return fp, raw, err
 	}
 	defer f.Close()
-	before, err := statEntry(f, want)
-	if err != nil {
-		return fp, raw, err
-	}
 	if volume.Changed(want, before) {
 		return fp, raw, errFileChanged
 	}

@@ -252,6 +252,7 @@ func (r *JobRecord) progress(c Progress) {
 				}
 			}
 		}
+		r.placed(u, d.Placed)
 	}
 	for _, fl := range c.Failed {
 		u := r.unit(fl.Unit)
@@ -316,6 +317,26 @@ func (r *JobRecord) progress(c Progress) {
 	j.Updated = c.Time
 	r.advanceSettled()
 	r.maybeFinish(c.Time)
+}
+
+// placed marks done the files a receiver put in place as it wrote unit u,
+// listed in the order of u's parts: only files whole in u, now ready. A
+// claim out of order or for a file not in u ends the list.
+func (r *JobRecord) placed(u *Unit, files []uint64) {
+	part := 0
+	for _, idx := range files {
+		for part < len(u.Parts) && u.Parts[part].File != idx {
+			part++
+		}
+		if part == len(u.Parts) {
+			return
+		}
+		f := &r.Files[idx]
+		if f.State == FileReady && f.Units == 1 && f.FirstUnit == u.ID {
+			f.State = FileDone
+			r.Job.Stats.FilesDone++
+		}
+	}
 }
 
 func (r *JobRecord) unit(id uint64) *Unit {

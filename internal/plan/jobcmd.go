@@ -96,6 +96,10 @@ type UnitWritten struct {
 	WireBytes int64  `json:"w"`
 	Sender    string `json:"s"`
 	Receiver  string `json:"r"`
+	// Placed lists the files the receiver also put in place, with their
+	// metadata, as it wrote the unit: files whole in this one unit, which
+	// it finalizes. They are done without a separate finalize step.
+	Placed []uint64 `json:"pl,omitempty"`
 }
 
 // UnitFail says one attempt at a unit failed; Fatal gives up at once.

@@ -295,11 +295,16 @@ func (f *FSM) FileByPath(job, path string) (File, bool) {
 // holds: the agent that received it, or, when that agent has left the
 // live receivers (it failed), the ring's choice among those alive. A
 // shared target volume holds the data wherever it was written.
-func (r *JobRecord) finisher(u *Unit) string {
-	if len(r.Job.Receivers) == 0 || slices.Contains(r.Job.Receivers, u.Receiver) {
+func (r *JobRecord) finisher(u *Unit) string { return r.Job.Finisher(u) }
+
+// Finisher is the agent that finalizes and verifies what a written unit
+// holds: the agent that received it, or, when that agent has left the
+// live receivers (it failed), the ring's choice among those alive.
+func (j *Job) Finisher(u *Unit) string {
+	if len(j.Receivers) == 0 || slices.Contains(j.Receivers, u.Receiver) {
 		return u.Receiver
 	}
-	return owner(r.Job.Receivers, u.Key)
+	return owner(j.Receivers, u.Key)
 }
 
 // lead is the agent that makes a job's directories and links: the one

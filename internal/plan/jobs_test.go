@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -337,5 +338,43 @@ func TestAnEmptyFileThatGrowsLateIsStillFinalized(t *testing.T) {
 	}
 	if len(work) != 1 || work[0].Index != idx {
 		t.Fatalf("finalize work after the grown file's unit: %+v, want file %d", work, idx)
+	}
+}
+
+func TestFilesPlacedOnReceiptAreDoneWithTheirUnit(t *testing.T) {
+	a, _ := newJob(t, false)
+	var pack, big Work
+	for _, s := range []string{"s1", "s2"} {
+		for _, w := range a.f.SendWork(s, 1000, nil) {
+			switch {
+			case len(w.Unit.Parts) > 1 && pack.Unit.Parts == nil:
+				pack = w
+			case w.Unit.ID == 0:
+				big = w
+			}
+		}
+	}
+	var placed []uint64
+	for _, p := range pack.Unit.Parts {
+		placed = append(placed, p.File)
+	}
+	a.do(CmdProgress, Progress{ID: "j-1", Done: []UnitWritten{
+		{Unit: pack.Unit.ID, Sender: "s1", Receiver: pack.Unit.Receiver, Placed: placed},
+		// The big file has three units: a claim to have placed it is ignored.
+		{Unit: big.Unit.ID, Sender: "s1", Receiver: big.Unit.Receiver, Placed: []uint64{0}},
+	}})
+	j, _ := a.f.Job("j-1")
+	if j.Stats.FilesDone != int64(len(placed)) {
+		t.Errorf("%d files done, want the %d placed", j.Stats.FilesDone, len(placed))
+	}
+	if f := reported(t, a.f, "j-1", "big"); f.State != FilePending {
+		t.Errorf("big file after a false claim: %s", f.State)
+	}
+	for _, r := range []string{"t1", "t2"} {
+		for _, fw := range a.f.FinalizeWork(r, 1000, nil) {
+			if slices.Contains(placed, fw.Index) {
+				t.Errorf("placed file %d handed out to finalize", fw.Index)
+			}
+		}
 	}
 }

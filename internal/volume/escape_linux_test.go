@@ -51,6 +51,18 @@ func TestPlantedSymlinksDoNotLeadOutside(t *testing.T) {
 			f.Close()
 			t.Errorf("OpenRead through %s succeeded", evil)
 		}
+		run := v.Run()
+		if f, _, err := run.OpenRead(evil + "/secret"); err == nil {
+			f.Close()
+			t.Errorf("a run's OpenRead through %s succeeded", evil)
+		}
+		f, err = v.OpenTemp("j", 2, 3)
+		mustOK(t, err)
+		mustOK(t, WriteAt(f, []byte("new"), 0))
+		if err := run.PlaceFile(f, 3, "j", 2, evil+"/x", e, false); err == nil {
+			t.Errorf("a run's PlaceFile through %s succeeded", evil)
+		}
+		mustOK(t, run.Close())
 		if _, err := v.Lstat(evil + "/secret"); err == nil {
 			t.Errorf("Lstat through %s succeeded", evil)
 		}

@@ -38,21 +38,71 @@ func (v *Volume) FinalizeFile(job string, file uint64, dst string, e Entry, asRo
 	if err != nil {
 		return fmt.Errorf("finalize %s in volume %s: open temp: %w", dst, v.path, err)
 	}
-	err = finishTemp(f, st, e, asRoot)
+	return v.finish(f, st.Size, tmp, dst, e, asRoot)
+}
+
+// ErrNotPlaced marks a PlaceFile that made the temp file's data durable but
+// did not put it in place; FinalizeFile can try again later.
+var ErrNotPlaced = errors.New("not put in place")
+
+// PlaceFile does what FinalizeFile does for a temp file its caller has just
+// written whole and still holds open (a small file that came in one unit),
+// without opening it again: metadata, fsync, rename over dst, fsync of
+// dst's directory. size is the length the caller gave OpenTemp. It closes
+// f. Once the data is durable, any failure is an ErrNotPlaced: the temp
+// file is whole, only not in place.
+func (v *Volume) PlaceFile(f *os.File, size int64, job string, file uint64, dst string, e Entry, asRoot bool) error {
+	return v.placeFile(nil, f, size, job, file, dst, e, asRoot)
+}
+
+func (v *Volume) placeFile(run *DirRun, f *os.File, size int64, job string, file uint64, dst string, e Entry, asRoot bool) error {
+	rel, meta := targetRel(dst, false)
+	if meta == nil {
+		meta = setMeta(f, size, e, asRoot)
+	}
+	if err := Sync(f); err != nil {
+		f.Close()
+		return fmt.Errorf("place %s in volume %s: %w", dst, v.path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("place %s in volume %s: %w", dst, v.path, noSpace(err))
+	}
+	if meta != nil {
+		return fmt.Errorf("place %s in volume %s: %w: %w", dst, v.path, ErrNotPlaced, meta)
+	}
+	if err := v.renameInto(run, TempRel(job, file), rel, "file"); err != nil {
+		return fmt.Errorf("place %s in volume %s: %w: %w", dst, v.path, ErrNotPlaced, err)
+	}
+	return nil
+}
+
+// finish finishes temp file f (at tmp, holding size bytes), closes it and
+// renames it over dst.
+func (v *Volume) finish(f *os.File, size int64, tmp, dst string, e Entry, asRoot bool) error {
+	err := finishTemp(f, size, e, asRoot)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = noSpace(cerr)
 	}
 	if err != nil {
 		return fmt.Errorf("finalize %s in volume %s: %w", dst, v.path, err)
 	}
-	return v.renameInto(tmp, dst, "file")
+	return v.renameInto(nil, tmp, dst, "file")
 }
 
-// finishTemp checks the temp file against e, applies e's metadata and
-// makes it durable.
-func finishTemp(f *os.File, st *unix.Stat_t, e Entry, asRoot bool) error {
-	if st.Size != e.Size {
-		return fmt.Errorf("temp holds %d bytes, the file has %d", st.Size, e.Size)
+// finishTemp checks the temp file's size against e, applies e's metadata
+// and makes it durable.
+func finishTemp(f *os.File, size int64, e Entry, asRoot bool) error {
+	if err := setMeta(f, size, e, asRoot); err != nil {
+		return err
+	}
+	return Sync(f)
+}
+
+// setMeta checks the temp file's size against e and applies e's owner,
+// mode and mtime.
+func setMeta(f *os.File, size int64, e Entry, asRoot bool) error {
+	if size != e.Size {
+		return fmt.Errorf("temp holds %d bytes, the file has %d", size, e.Size)
 	}
 	if err := applyMeta(f, e, asRoot, fs.FileMode(e.Mode)&modeBits); err != nil {
 		return err
@@ -60,7 +110,7 @@ func finishTemp(f *os.File, st *unix.Stat_t, e Entry, asRoot bool) error {
 	if err := futimens(f, e.MtimeNs); err != nil {
 		return fmt.Errorf("set mtime: %w", err)
 	}
-	return Sync(f)
+	return nil
 }
 
 // applyMeta sets owner (when asRoot) and then mode of an open file: chown
@@ -157,7 +207,7 @@ func (v *Volume) MakeSymlink(dst string, e Entry, asRoot bool) error {
 		return nil
 	})
 	if err == nil {
-		err = v.renameInto(tmp, dst, "symlink")
+		err = v.renameInto(nil, tmp, dst, "symlink")
 	}
 	if err != nil {
 		_ = v.root.Remove(tmp)
@@ -181,7 +231,7 @@ func (v *Volume) MakeHardlink(dst, existing string) error {
 	if err := v.inStage(linkStage, func() error { return v.root.Link(existing, tmp) }); err != nil {
 		return noSpace(fmt.Errorf("hardlink %s to %s in volume %s: %w", dst, existing, v.path, err))
 	}
-	err = v.renameInto(tmp, dst, "hardlink")
+	err = v.renameInto(nil, tmp, dst, "hardlink")
 	// When dst already was a link to the same inode, rename does nothing and
 	// leaves the staging name behind.
 	if rerr := v.root.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
@@ -194,17 +244,17 @@ func (v *Volume) MakeHardlink(dst, existing string) error {
 }
 
 // renameInto renames tmp over dst, making dst's parents when missing and
-// refusing to replace a directory, then fsyncs dst's directory. Both
-// parents are resolved through the root once, and the rename and the fsync
-// act on their descriptors.
-func (v *Volume) renameInto(tmp, dst, what string) error {
+// refusing to replace a directory, then fsyncs dst's directory (or leaves
+// that to run, when not nil). Both parents are resolved through the root
+// once, and the rename and the fsync act on their descriptors.
+func (v *Volume) renameInto(run *DirRun, tmp, dst, what string) error {
 	parent := path.Dir(dst)
-	err := v.renameAt(tmp, dst)
+	err := v.renameAt(run, tmp, dst)
 	if errors.Is(err, fs.ErrNotExist) {
 		if merr := v.root.MkdirAll(parent, 0o755); merr != nil {
 			return noSpace(fmt.Errorf("make parent directories of %s: %w", dst, merr))
 		}
-		err = v.renameAt(tmp, dst)
+		err = v.renameAt(run, tmp, dst)
 	}
 	switch {
 	case errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
@@ -218,15 +268,20 @@ func (v *Volume) renameInto(tmp, dst, what string) error {
 }
 
 // renameAt renames tmp to dst with renameat(2) between their parent
-// directories (each opened through the root), and fsyncs dst's directory.
-// Neither name is followed: a symlink at dst is replaced, not written through.
-func (v *Volume) renameAt(tmp, dst string) error {
-	return v.inParent(dst, func(dstDir int, dstName string) error {
+// directories (each opened through the root), and fsyncs dst's directory,
+// or has run do it later. Neither name is followed: a symlink at dst is
+// replaced, not written through.
+func (v *Volume) renameAt(run *DirRun, tmp, dst string) error {
+	return v.inParentOf(run, dst, func(dstDir int, dstName string) error {
 		err := v.inParent(tmp, func(tmpDir int, tmpName string) error {
 			return eintr(func() error { return unix.Renameat(tmpDir, tmpName, dstDir, dstName) })
 		})
 		if err != nil {
 			return err
+		}
+		if run.holds(path.Dir(dst)) {
+			run.renamed()
+			return nil
 		}
 		return eintr(func() error {
 			if err := unix.Fsync(dstDir); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EOPNOTSUPP) {

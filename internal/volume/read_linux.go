@@ -46,28 +46,28 @@ func (v *Volume) OpenRead(rel string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, _, err := v.openChecked(rel, os.O_RDONLY, 0)
+	f, _, err := v.openChecked(nil, rel, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s in volume %s: %w", rel, v.path, err)
 	}
 	return f, nil
 }
 
-// openChecked opens rel through the root and makes sure the object opened
-// is the regular file the name itself refers to: os.Root follows a symlink
-// that stays inside the root, and Lepton follows none. It returns the
-// file's stat.
+// openChecked opens rel through the root (or run, when not nil) and makes
+// sure the object opened is a regular file, without following a symlink:
+// os.Root follows one that stays inside the root, and Lepton follows none.
+// It returns the file's stat.
 //
-// The parent directory is resolved through the root once; the file is then
-// looked at, opened and looked at again relative to that one descriptor,
-// with O_NOFOLLOW on its name. For a tree of small files this is most of
-// what a migration costs per file, so it is one walk, not three.
-func (v *Volume) openChecked(rel string, flag int, perm os.FileMode) (*os.File, *unix.Stat_t, error) {
+// The parent directory is resolved once; the file is then looked at and
+// opened relative to that one descriptor, with O_NOFOLLOW on its name, and
+// the descriptor's own stat says what was opened. For a tree of small files
+// this is most of what a migration costs per file.
+func (v *Volume) openChecked(run *DirRun, rel string, flag int, perm os.FileMode) (*os.File, *unix.Stat_t, error) {
 	var (
 		fd     = -1
 		opened unix.Stat_t
 	)
-	err := v.inParent(rel, func(dirfd int, name string) error {
+	err := v.inParentOf(run, rel, func(dirfd int, name string) error {
 		// Never open anything but a regular file: opening a FIFO blocks,
 		// and opening a device may act on it.
 		var before unix.Stat_t
@@ -82,15 +82,14 @@ func (v *Volume) openChecked(rel string, flag int, perm os.FileMode) (*os.File, 
 			fd, err = unix.Openat(dirfd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
 			return err
 		}); err != nil {
+			if errors.Is(err, unix.ELOOP) {
+				return errors.New("is a symlink or was replaced by one while being opened")
+			}
 			return err
 		}
-		var named unix.Stat_t
 		err = eintr(func() error { return unix.Fstat(fd, &opened) })
-		if err == nil {
-			err = fstatat(dirfd, name, &named)
-		}
-		if err == nil && (opened.Mode&unix.S_IFMT != unix.S_IFREG || !sameInode(&opened, &named)) {
-			err = errors.New("is a symlink or was replaced while being opened")
+		if err == nil && opened.Mode&unix.S_IFMT != unix.S_IFREG {
+			err = fmt.Errorf("was replaced while being opened (now %s)", entryFromStat(rel, &opened).Kind)
 		}
 		if err != nil {
 			unix.Close(fd)

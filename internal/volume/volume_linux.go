@@ -102,6 +102,14 @@ func (v *Volume) inParent(rel string, fn func(dirfd int, name string) error) err
 	return v.withDir(path.Dir(rel), func(fd int) error { return fn(fd, path.Base(rel)) })
 }
 
+// inParentOf is inParent through run, or the volume itself when run is nil.
+func (v *Volume) inParentOf(run *DirRun, rel string, fn func(dirfd int, name string) error) error {
+	if run != nil {
+		return run.inParent(rel, fn)
+	}
+	return v.inParent(rel, fn)
+}
+
 // withFd runs fn with f's descriptor without switching it to blocking mode.
 func withFd(f *os.File, fn func(fd int) error) error {
 	rc, err := f.SyscallConn()
@@ -211,6 +219,3 @@ func modeOf(m uint32) fs.FileMode {
 
 // modeBits is the part of an fs.FileMode that Lepton transfers.
 const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
-
-// sameInode reports whether two stats describe one inode.
-func sameInode(a, b *unix.Stat_t) bool { return a.Dev == b.Dev && a.Ino == b.Ino }
