@@ -211,7 +211,11 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 		}
 	}()
 	for i, part := range h.Files {
-		f, err := v.OpenTemp(job.ID, part.File, files[i].Size)
+		open := v.OpenTemp
+		if part.Off == 0 && part.Len == files[i].Size && part.Segments == nil {
+			open = v.OpenTempWhole
+		}
+		f, err := open(job.ID, part.File, files[i].Size)
 		if err != nil {
 			return 0, nil, err
 		}

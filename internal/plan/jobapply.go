@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/leptonmesh/lepton/internal/volume"
 	"github.com/leptonmesh/lepton/ring"
@@ -251,6 +252,9 @@ func (r *JobRecord) progress(c Progress) {
 					f.State = FileReady
 				}
 			}
+			if f.State == FileFailed || f.State == FileSkipped {
+				r.checkedUnread(u)
+			}
 		}
 		r.placed(u, d.Placed)
 	}
@@ -358,13 +362,33 @@ func (r *JobRecord) failFile(idx uint64, reason string) {
 	f.State, f.Reason = FileFailed, reason
 	r.Job.Stats.FilesFailed++
 	r.Job.Stats.Errors++
+	// Its units are planned consecutively from FirstUnit.
+	for id := f.FirstUnit; id < f.FirstUnit+uint64(max(f.Units, 0)) && id < uint64(len(r.Units)); id++ {
+		r.checkedUnread(&r.Units[id])
+	}
 }
 
-// dropFromUnits removes a file's parts from every pending unit; a unit left
-// with no parts becomes obsolete.
+// checkedUnread counts a written unit as checked without re-reading it,
+// because one of its files failed, vanished or changed after the unit was
+// written: its bytes are not what the target must hold, so re-reading it
+// proves nothing (its other files go unverified). Without this a job that
+// verifies would wait in verifying for ever for a unit no one re-reads.
+func (r *JobRecord) checkedUnread(u *Unit) {
+	if u.State == UnitDone && !u.Verified {
+		u.Verified = true
+		r.Job.Stats.UnitsVerified++
+	}
+}
+
+// dropFromUnits removes a file's parts from every pending unit, and counts
+// every written unit holding it as checked (checkedUnread); a pending unit
+// left with no parts becomes obsolete.
 func (r *JobRecord) dropFromUnits(idx uint64) {
 	for i := range r.Units {
 		u := &r.Units[i]
+		if u.State == UnitDone && !u.Verified && slices.ContainsFunc(u.Parts, func(p Part) bool { return p.File == idx }) {
+			r.checkedUnread(u)
+		}
 		if u.State != UnitPending {
 			continue
 		}

@@ -378,3 +378,94 @@ func TestFilesPlacedOnReceiptAreDoneWithTheirUnit(t *testing.T) {
 		}
 	}
 }
+
+// verifyAll re-reads every unit handed out for verification, all good.
+func verifyAll(a *applier) {
+	v := Progress{ID: "j-1"}
+	for _, r := range []string{"t1", "t2"} {
+		for _, w := range a.f.VerifyWork(r, 1000, nil) {
+			v.Verified = append(v.Verified, UnitVerify{Unit: w.Unit.ID, OK: true})
+		}
+	}
+	a.do(CmdProgress, v)
+}
+
+// A verifying job must end even when a unit holds a file that failed,
+// vanished or changed after the unit was written: such a unit cannot be
+// re-read against its hash, and used to hold the job in verifying.
+func TestAVerifyingJobEndsWhenAUnitCannotBeReRead(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		spoil func(a *applier, big Work)
+		state JobState
+	}{
+		{"a small file fails to finalize", nil, JobFailed},
+		{"the big file vanishes after its first chunk", func(a *applier, big Work) {
+			a.do(CmdProgress, Progress{ID: "j-1", Vanished: []FileResult{{File: 0, Reason: "vanished during transfer"}}})
+		}, JobDone},
+		{"the big file changes after its first chunk", func(a *applier, big Work) {
+			e := big.Files[0]
+			e.MtimeNs++
+			a.do(CmdProgress, Progress{ID: "j-1", Changed: []FileChange{{File: 0, Entry: e}}})
+		}, JobDone},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, _ := newJob(t, true)
+			var big Work
+			for _, s := range []string{"s1", "s2"} {
+				for _, w := range a.f.SendWork(s, 1000, nil) {
+					if w.Unit.ID == 0 {
+						big = w
+					}
+				}
+			}
+			a.do(CmdProgress, Progress{ID: "j-1", Done: []UnitWritten{{Unit: 0, Hash: 1, Sender: big.Unit.Sender, Receiver: big.Unit.Receiver}}})
+			if c.spoil != nil {
+				c.spoil(a, big)
+			}
+			var fail map[uint64]bool
+			finishAllFinalizing(a, fail, c.spoil == nil)
+			for range 3 { // the re-planned file's new units, then their verification
+				finishAllFinalizing(a, nil, false)
+				for _, r := range []string{"t1", "t2"} {
+					for _, w := range a.f.VerifyWork(r, 1000, nil) {
+						if w.Unit.ID == 0 && c.spoil != nil {
+							t.Fatal("unit 0 is handed out to be re-read against bytes the file no longer has")
+						}
+					}
+				}
+				verifyAll(a)
+			}
+			if j, _ := a.f.Job("j-1"); j.State != c.state || j.Stats.UnitsVerified != j.Stats.UnitsDone {
+				t.Errorf("job %s with %d of %d units checked; want %s", j.State, j.Stats.UnitsVerified, j.Stats.UnitsDone, c.state)
+			}
+		})
+	}
+}
+
+// finishAllFinalizing is finishAll, failing the first small file's
+// finalize when failOne.
+func finishAllFinalizing(a *applier, fail map[uint64]bool, failOne bool) {
+	p := Progress{ID: "j-1"}
+	for _, s := range []string{"s1", "s2"} {
+		for _, w := range a.f.SendWork(s, 1000, nil) {
+			p.Done = append(p.Done, UnitWritten{Unit: w.Unit.ID, Hash: 42, Sender: s, Receiver: w.Unit.Receiver})
+		}
+	}
+	a.do(CmdProgress, p)
+	f := Progress{ID: "j-1"}
+	for _, r := range []string{"t1", "t2"} {
+		for _, fw := range a.f.FinalizeWork(r, 1000, nil) {
+			ok := !(failOne && fw.File.Path == "small/000")
+			f.Finalized = append(f.Finalized, FileResult{File: fw.Index, OK: ok, Reason: "is a directory"})
+		}
+	}
+	a.do(CmdProgress, f)
+	m := Progress{ID: "j-1", MetaDone: true}
+	for _, fw := range a.f.LeadWork("t1") {
+		if fw.Index != ^uint64(0) {
+			m.Finalized = append(m.Finalized, FileResult{File: fw.Index, OK: true})
+		}
+	}
+	a.do(CmdProgress, m)
+}

@@ -18,6 +18,18 @@ import (
 // holes stay holes and several receivers of a shared volume (or several
 // goroutines) may open the same temp file and write different ranges.
 func (v *Volume) OpenTemp(job string, file uint64, size int64) (*os.File, error) {
+	return v.openTempSized(job, file, size, false)
+}
+
+// OpenTempWhole is OpenTemp for a caller about to write all size bytes of
+// a file with no holes: a new, empty temp file is not sized first (the
+// write sizes it, and a system call per small file is saved); one left
+// with other content by an earlier attempt is sized as by OpenTemp.
+func (v *Volume) OpenTempWhole(job string, file uint64, size int64) (*os.File, error) {
+	return v.openTempSized(job, file, size, true)
+}
+
+func (v *Volume) openTempSized(job string, file uint64, size int64, whole bool) (*os.File, error) {
 	if err := checkJob(job); err != nil {
 		return nil, err
 	}
@@ -36,7 +48,7 @@ func (v *Volume) OpenTemp(job string, file uint64, size int64) (*os.File, error)
 	if err != nil {
 		return nil, noSpace(fmt.Errorf("open temp %s in volume %s: %w", rel, v.path, err))
 	}
-	if st.Size != size {
+	if st.Size != size && (!whole || st.Size != 0) {
 		if err := f.Truncate(size); err != nil {
 			f.Close()
 			return nil, noSpace(fmt.Errorf("size temp %s in volume %s to %d bytes: %w", rel, v.path, size, err))

@@ -120,6 +120,23 @@ func TestOpenTempKeepsContentAndHoles(t *testing.T) {
 	}
 }
 
+func TestOpenTempWholeSizesOnlyAStaleTemp(t *testing.T) {
+	v := openVolume(t, t.TempDir())
+	f, err := v.OpenTempWhole("j", 4, 10)
+	mustOK(t, err)
+	if fi, _ := f.Stat(); fi.Size() != 0 {
+		t.Errorf("a new temp for a whole write is %d bytes before the write", fi.Size())
+	}
+	mustOK(t, WriteAt(f, bytes.Repeat([]byte("x"), 20), 0)) // an attempt before the file shrank
+	mustOK(t, f.Close())
+	g, err := v.OpenTempWhole("j", 4, 10)
+	mustOK(t, err)
+	defer g.Close()
+	if fi, _ := g.Stat(); fi.Size() != 10 {
+		t.Errorf("a stale 20-byte temp reopened for a 10-byte file is %d bytes", fi.Size())
+	}
+}
+
 func TestZeroClearsStaleData(t *testing.T) {
 	v := openVolume(t, t.TempDir())
 	f, err := v.OpenTemp("j", 1, 64<<10)
