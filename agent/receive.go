@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/leptonmesh/lepton/internal/jobspec"
@@ -124,7 +125,21 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 		m.log.Warn("refused a chunk", "peer", peer, "job", h.Job, "unit", h.Unit, "why", ack.Error)
 		return ack
 	}
-	job, ok := m.fsm.Job(h.Job)
+	var (
+		job     plan.Job
+		unit    plan.Unit
+		files   []plan.File
+		ok, has bool
+	)
+	m.awaitPlan(func() bool {
+		if job, ok = m.fsm.Job(h.Job); !ok {
+			return false
+		}
+		unit, files, has = m.fsm.UnitFiles(h.Job, h.Unit)
+		// A job scanning without senders here has its first assignment
+		// still on the way to this replica.
+		return has || !job.MovesData() && job.State != plan.JobScanning
+	})
 	switch {
 	case !ok:
 		return refuse(lag, "job %s is not in this agent's plan (yet)", h.Job)
@@ -132,12 +147,11 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 		return refuse(stranger, "%s does not serve job %s (targets: %v)", m.name, h.Job, job.Targets)
 	case !slices.Contains(job.Sources, peer):
 		return refuse(stranger, "%s is not a source of job %s", peer, h.Job)
-	case job.State != plan.JobRunning:
+	case !job.MovesData():
 		ack.Retry, ack.Error = true, fmt.Sprintf("job %s is %s", h.Job, job.State)
 		return ack // paused or ending: not suspicious, not worth a log line
 	}
-	unit, files, ok := m.fsm.UnitFiles(h.Job, h.Unit)
-	if !ok {
+	if !has {
 		return refuse(lag, "unit %d of job %s is not in this agent's plan (yet)", h.Unit, h.Job)
 	}
 	if unit.State != plan.UnitPending {
@@ -175,6 +189,31 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: logical, WireBytes: int64(h.WireLen), Sender: peer, Receiver: m.name, Placed: placed})
 	ack.OK = true
 	return ack
+}
+
+// planLagWait bounds how long a receiver waits for its replica of the plan
+// to catch up with a sender's: the sender acts on entries its own replica
+// has applied (a batch of units just scanned, a new assignment), which this
+// one may apply a moment later. Refused at once, the chunk would be read,
+// compressed and sent again after retryBackoff.
+const planLagWait = time.Second
+
+// awaitPlan waits, at most planLagWait, until has says this agent's plan
+// holds what a chunk needs.
+func (m *mover) awaitPlan(has func() bool) {
+	deadline := time.NewTimer(planLagWait)
+	defer deadline.Stop()
+	for {
+		changed := m.fsm.Changed()
+		if has() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return
+		}
+	}
 }
 
 // matchPlan checks the chunk covers exactly the unit's parts.

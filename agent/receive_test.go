@@ -190,3 +190,44 @@ func TestALongRunOfFailedSendsIsNamedOnceAndClearedOnSuccess(t *testing.T) {
 		t.Errorf("the reason was not cleared once sends work again: %q", notes)
 	}
 }
+
+// A sender acts on plan entries its own replica applied; the receiver's
+// may apply them a moment later, and a chunk arriving meanwhile waits for
+// them rather than being refused (and resent seconds later).
+func TestAChunkAheadOfThisReplicasPlanWaitsForIt(t *testing.T) {
+	m, _, dir := receiverUnderTest(t)
+	spec := jobspec.Defaults()
+	spec.Name, spec.Source.Volume, spec.Target.Volume = "j2", "data", "data"
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		time.Sleep(100 * time.Millisecond)
+		for i, c := range []struct {
+			ct plan.CommandType
+			v  any
+		}{
+			{plan.CmdJobSubmit, plan.Job{ID: "j-2", Spec: spec, State: plan.JobScanning, Sources: []string{"src-1"}, Targets: []string{"tgt-1"}, Scanner: "src-1"}},
+			{plan.CmdAssign, plan.Assign{ID: "j-2", Senders: []string{"src-1"}, Receivers: []string{"tgt-1"}}},
+			{plan.CmdManifest, plan.Manifest{ID: "j-2", Entries: []volume.Entry{{Path: "late.txt", Kind: volume.KindFile, Size: 4, Mode: 0o644}}}},
+		} {
+			data, err := plan.Encode(c.ct, c.v)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if res := m.fsm.Apply(&raft.Log{Index: uint64(100 + i), Type: raft.LogCommand, Data: data}); res != nil {
+				t.Errorf("apply: %v", res)
+			}
+		}
+	}()
+	var raw []byte
+	h, payload := chunk("j-2", 0, []byte("late"))
+	ack := m.accept("src-1", h, payload, &raw)
+	<-applied
+	if !ack.OK {
+		t.Fatalf("a chunk 100 ms ahead of the plan: %+v; want it written", ack)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "late.txt")); err != nil || string(got) != "late" {
+		t.Errorf("late.txt: %q, %v", got, err)
+	}
+}

@@ -40,8 +40,7 @@ func (a *Agent) schedule(ctx context.Context) {
 
 func (a *Agent) scheduleJob(j plan.Job) {
 	if j.State == plan.JobScanning && !j.Scanned {
-		a.keepScanning(j)
-		return
+		a.keepScanning(j) // and assign what is scanned so far: data moves during the scan
 	}
 	if j.State != plan.JobRunning && j.State != plan.JobScanning && j.State != plan.JobVerifying {
 		return
@@ -61,7 +60,7 @@ func (a *Agent) scheduleJob(j plan.Job) {
 	}
 	// Verifying jobs are re-assigned too: a failed receiver's units are
 	// then verified by a live one.
-	if j.State != plan.JobScanning && !grown && slices.Equal(senders, j.Senders) && slices.Equal(receivers, j.Receivers) {
+	if !grown && slices.Equal(senders, j.Senders) && slices.Equal(receivers, j.Receivers) {
 		return
 	}
 	c := plan.Assign{ID: j.ID, Senders: senders, Receivers: receivers, Time: time.Now().UnixNano()}

@@ -23,6 +23,12 @@ const (
 // Ended reports whether no more work will happen for a job in this state.
 func (s JobState) Ended() bool { return s == JobDone || s == JobFailed || s == JobCancelled }
 
+// MovesData says whether a job's data is being sent, written and finalized:
+// it runs, or it is still scanning and its first batches are assigned.
+func (j *Job) MovesData() bool {
+	return j.State == JobRunning || j.State == JobScanning && len(j.Senders) > 0 && len(j.Receivers) > 0
+}
+
 // Job is a migration: its spec, where it runs and how far it got. Every
 // agent holds every job in its replica of the plan.
 type Job struct {

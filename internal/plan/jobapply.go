@@ -155,10 +155,19 @@ func (r *JobRecord) addManifest(c Manifest) {
 	}
 	j.Stats.FilesTotal += int64(len(c.Entries))
 	units := planUnits(r.Files, idx, int64(j.Spec.ChunkSize), uint64(len(r.Units)))
+	first := len(r.Units)
 	r.Units = append(r.Units, units...)
 	j.Stats.UnitsTotal += int64(len(units))
+	// Once the leader has named the live senders and receivers, a batch's
+	// units go to them at once: data moves while the scan goes on.
+	if len(j.Senders) > 0 && len(j.Receivers) > 0 {
+		_ = r.spreadUnits(first, j.Senders, j.Receivers) // members were checked when assigned
+	}
 	if c.Final {
 		j.Scanned = true
+		if j.State == JobScanning && len(j.Senders) > 0 && len(j.Receivers) > 0 {
+			j.State, j.Reason = JobRunning, ""
+		}
 	}
 	j.Updated = c.Time
 }
@@ -166,12 +175,6 @@ func (r *JobRecord) addManifest(c Manifest) {
 // assign spreads every pending unit over the given agents with the ring
 // (bounded loads, weighted by bytes). Deterministic, so every replica agrees.
 func (r *JobRecord) assign(c Assign) error {
-	var pending []int
-	for i := range r.Units {
-		if r.Units[i].State == UnitPending {
-			pending = append(pending, i)
-		}
-	}
 	r.Job.Senders, r.Job.Receivers, r.Job.Updated = c.Senders, c.Receivers, c.Time
 	if len(c.Sources) > 0 {
 		r.Job.Sources = c.Sources
@@ -182,11 +185,26 @@ func (r *JobRecord) assign(c Assign) error {
 	if r.Job.State == JobScanning && r.Job.Scanned {
 		r.Job.State = JobRunning
 	}
-	if r.Job.State == JobRunning {
+	if r.Job.State == JobRunning || r.Job.State == JobScanning {
 		r.Job.Reason = "" // it is no longer waiting for agents
 	}
+	if err := r.spreadUnits(0, c.Senders, c.Receivers); err != nil {
+		return err
+	}
+	r.maybeFinish(c.Time)
+	return nil
+}
+
+// spreadUnits spreads the pending units from index from over senders and
+// receivers with the ring (bounded loads, weighted by bytes).
+func (r *JobRecord) spreadUnits(from int, senders, receivers []string) error {
+	var pending []int
+	for i := from; i < len(r.Units); i++ {
+		if r.Units[i].State == UnitPending {
+			pending = append(pending, i)
+		}
+	}
 	if len(pending) == 0 {
-		r.maybeFinish(c.Time)
 		return nil
 	}
 	keys := make([]uint64, len(pending))
@@ -194,16 +212,16 @@ func (r *JobRecord) assign(c Assign) error {
 	for k, i := range pending {
 		keys[k], weights[k] = r.Units[i].Key, max(r.Units[i].Bytes, 1)
 	}
-	senders, err := spread(c.Senders, keys, weights)
+	bySender, err := spread(senders, keys, weights)
 	if err != nil {
 		return fmt.Errorf("assign senders of %s: %w", r.Job.ID, err)
 	}
-	receivers, err := spread(c.Receivers, keys, weights)
+	byReceiver, err := spread(receivers, keys, weights)
 	if err != nil {
 		return fmt.Errorf("assign receivers of %s: %w", r.Job.ID, err)
 	}
 	for k, i := range pending {
-		r.Units[i].Sender, r.Units[i].Receiver = senders[k], receivers[k]
+		r.Units[i].Sender, r.Units[i].Receiver = bySender[k], byReceiver[k]
 	}
 	return nil
 }

@@ -98,10 +98,12 @@ type Claim func(job string, unit uint64) bool
 // so a hold can lapse when the unit's receiver changes.
 type UnitClaim func(job string, u *Unit) bool
 
-// SendWork returns up to limit pending units of running jobs whose sender is name.
+// SendWork returns up to limit pending units whose sender is name, of
+// running jobs and of jobs still scanning (their first batches move while
+// the rest of the tree is walked).
 func (f *FSM) SendWork(name string, limit int, held UnitClaim) []Work {
 	return f.unitWork(limit, held, func(r *JobRecord, u *Unit) bool {
-		return r.Job.State == JobRunning && u.State == UnitPending && u.Sender == name
+		return r.Job.MovesData() && u.State == UnitPending && u.Sender == name
 	})
 }
 
@@ -159,7 +161,7 @@ func (f *FSM) FinalizeWork(name string, limit int, held Claim) []FileWork {
 	defer f.mu.RUnlock()
 	var out []FileWork
 	for _, r := range f.sortedJobs() {
-		if r.Job.State != JobRunning {
+		if !r.Job.MovesData() {
 			continue
 		}
 		var job *Job // one copy for all of the job's files

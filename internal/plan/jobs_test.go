@@ -469,3 +469,31 @@ func finishAllFinalizing(a *applier, fail map[uint64]bool, failOne bool) {
 	}
 	a.do(CmdProgress, m)
 }
+
+func TestDataMovesWhileTheTreeIsStillScanned(t *testing.T) {
+	a := &applier{t: t, f: NewFSM()}
+	spec := jobspec.Defaults()
+	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
+	a.do(CmdJobSubmit, Job{ID: "j-1", Spec: spec, State: JobScanning, Sources: []string{"s1"}, Targets: []string{"t1"}, Scanner: "s1"})
+	batch := func(seq int, final bool) {
+		entries := make([]volume.Entry, 3)
+		for i := range entries {
+			entries[i] = volume.Entry{Path: fmt.Sprintf("b%d/%d", seq, i), Kind: volume.KindFile, Size: 3 << 20}
+		}
+		a.do(CmdManifest, Manifest{ID: "j-1", Seq: seq, Entries: entries, Final: final})
+	}
+	batch(0, false)
+	if w := a.f.SendWork("s1", 100, nil); len(w) != 0 {
+		t.Fatalf("%d units handed out before the leader named senders and receivers", len(w))
+	}
+	a.do(CmdAssign, Assign{ID: "j-1", Senders: []string{"s1"}, Receivers: []string{"t1"}})
+	batch(1, false)
+	j, _ := a.f.Job("j-1")
+	if w := a.f.SendWork("s1", 100, nil); j.State != JobScanning || len(w) != 6 {
+		t.Fatalf("job %s hands out %d units while scanning; want both batches' 6", j.State, len(w))
+	}
+	batch(2, true)
+	if j, _ := a.f.Job("j-1"); j.State != JobRunning || len(a.f.SendWork("s1", 100, nil)) != 9 {
+		t.Errorf("after the last batch: %s with %d units to send; want running with 9", j.State, len(a.f.SendWork("s1", 100, nil)))
+	}
+}
