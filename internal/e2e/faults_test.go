@@ -161,3 +161,55 @@ func TestFullTargetPausesThenResumes(t *testing.T) {
 		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
 	}
 }
+
+// TestAFileThatCannotBePlacedFailsAloneAndTheJobEnds plants a directory
+// where a small file must go. That file fails with a reason and the
+// directory is left as it was; its neighbours in the same unit are copied
+// and verified; and the job ends failed, not waiting in verifying for a
+// unit that can never be re-read.
+func TestAFileThatCannotBePlacedFailsAloneAndTheJobEnds(t *testing.T) {
+	c := testcluster.New(t)
+	src, dst := filepath.Join(c.Dir, "src"), filepath.Join(c.Dir, "dst")
+	mkdirs(t, filepath.Join(src, "sub"), filepath.Join(dst, "b.txt"))
+	for _, p := range []string{"a.txt", "b.txt", "sub/c.txt"} {
+		if err := os.WriteFile(filepath.Join(src, p), []byte("content of "+p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := filepath.Join(dst, "b.txt", "keep")
+	if err := os.WriteFile(keep, []byte("not Lepton's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := pair(t, c, src, dst)
+	sp := spec("blocked", "data", "data")
+	sp.Verify = true
+	id := submit(t, s, sp)
+	j := waitJob(t, c, s, id, 60*time.Second)
+	if j.State != api.JobFailed || !strings.Contains(j.Reason, "1 of") {
+		t.Fatalf("job ended %s (%s); want failed for one file", j.State, j.Reason)
+	}
+	rep, err := s.Client().JobReport(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Files {
+		want := api.OutcomeDone
+		if f.Path == "b.txt" {
+			want = api.OutcomeFailed
+			if !strings.Contains(f.Reason, "directory") {
+				t.Errorf("b.txt failed with %q; want the reason to name the directory in the way", f.Reason)
+			}
+		}
+		if f.Outcome != want {
+			t.Errorf("%s: %s (%s), want %s", f.Path, f.Outcome, f.Reason, want)
+		}
+	}
+	for _, p := range []string{"a.txt", "sub/c.txt"} {
+		if got, err := os.ReadFile(filepath.Join(dst, p)); err != nil || string(got) != "content of "+p {
+			t.Errorf("%s on the target: %q, %v", p, got, err)
+		}
+	}
+	if got, err := os.ReadFile(keep); err != nil || string(got) != "not Lepton's" {
+		t.Errorf("the directory in the way lost its content: %q, %v", got, err)
+	}
+}
