@@ -18,6 +18,28 @@ type raftLayer struct {
 	conns     chan *Stream
 	done      chan struct{}
 	closeOnce sync.Once
+	// dials is the parent of every dial's context: Abort and Close cancel
+	// it.
+	dials      context.Context
+	abortDials context.CancelFunc
+
+	mu     sync.Mutex
+	dialed map[*raftConn]struct{} // outbound streams not yet closed
+}
+
+// raftConn is an outbound Raft stream the layer keeps track of, so that
+// Abort can close it.
+type raftConn struct {
+	*Stream
+	l *raftLayer
+}
+
+// Close forgets the stream and closes it.
+func (c *raftConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.dialed, c)
+	c.l.mu.Unlock()
+	return c.Stream.Close()
 }
 
 // RaftLayer returns a raft.StreamLayer for raft.NewNetworkTransport. Addr
@@ -33,7 +55,9 @@ func (e *Endpoint) RaftLayer(advertise net.Addr, resolve func(addr string) (peer
 		resolve:   resolve,
 		conns:     make(chan *Stream),
 		done:      make(chan struct{}),
+		dialed:    map[*raftConn]struct{}{},
 	}
+	l.dials, l.abortDials = context.WithCancel(context.Background())
 	e.Handle(KindRaft, l.hand)
 	return l
 }
@@ -62,10 +86,29 @@ func (l *raftLayer) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops Accept. Idempotent.
+// Close stops Accept and aborts outbound streams (Abort). Idempotent.
 func (l *raftLayer) Close() error {
 	l.closeOnce.Do(func() { close(l.done) })
+	l.Abort()
 	return nil
+}
+
+// Abort makes every dial under way, and every later one, fail at once,
+// and closes the outbound streams open. An agent calls it as it shuts Raft
+// down: Raft's shutdown waits for its replication goroutines, and one
+// dialling, or waiting for an answer from, a peer that is already gone
+// would hold it for the whole I/O timeout (4 s on a LAN).
+func (l *raftLayer) Abort() {
+	l.abortDials()
+	l.mu.Lock()
+	open := make([]*raftConn, 0, len(l.dialed))
+	for c := range l.dialed {
+		open = append(open, c)
+	}
+	l.mu.Unlock()
+	for _, c := range open {
+		_ = c.Close()
+	}
 }
 
 // Addr is the advertised Raft address.
@@ -84,11 +127,19 @@ func (l *raftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	if timeout <= 0 {
 		timeout = dialTimeout
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(l.dials, timeout)
 	defer cancel()
 	s, err := l.ep.OpenStream(ctx, addr, name, KindRaft)
 	if err != nil {
 		return nil, fmt.Errorf("raft dial: %w", err)
 	}
-	return s, nil
+	c := &raftConn{Stream: s, l: l}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dials.Err() != nil { // aborted while dialling
+		_ = s.Close()
+		return nil, fmt.Errorf("raft dial %s: %w", addr, net.ErrClosed)
+	}
+	l.dialed[c] = struct{}{}
+	return c, nil
 }

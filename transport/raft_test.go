@@ -119,3 +119,46 @@ func TestRaftElectsALeaderAndReplicatesOverQUIC(t *testing.T) {
 		t.Errorf("dialing an unknown raft address: %v, want ErrUnknownPeer", err)
 	}
 }
+
+// A peer that stops answering must not hold an agent's Raft shutdown for
+// the I/O timeout: Abort fails the streams open to it, and later dials.
+func TestAbortFailsOpenRaftStreamsAndLaterDials(t *testing.T) {
+	ca := newTestCA(t)
+	directory := map[string]string{}
+	resolve := func(addr string) (string, error) { return directory[addr], nil }
+	var mute raft.StreamLayer
+	n2 := startNode(t, ca.identity("n2"), Config{}, func(e *Endpoint) { mute = e.RaftLayer(e.Addr(), resolve) })
+	var layer raft.StreamLayer
+	n1 := startNode(t, ca.identity("n1"), Config{}, func(e *Endpoint) { layer = e.RaftLayer(e.Addr(), resolve) })
+	directory[n2.addr], directory[n1.addr] = "n2", "n1"
+
+	conn, err := layer.Dial(raft.ServerAddress(n2.addr), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	held, err := mute.Accept() // n2 takes the stream and never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	read := make(chan error, 1)
+	go func() {
+		_, err := conn.Read(make([]byte, 1)) // no deadline: only Abort ends it
+		read <- err
+	}()
+	layer.(interface{ Abort() }).Abort()
+	select {
+	case err := <-read:
+		if err == nil {
+			t.Error("a read on an aborted stream succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Abort left a read on an open Raft stream waiting")
+	}
+	if _, err := layer.Dial(raft.ServerAddress(n2.addr), 5*time.Second); err == nil {
+		t.Error("a dial after Abort succeeded")
+	}
+}
