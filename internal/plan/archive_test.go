@@ -49,7 +49,7 @@ func allReported(t *testing.T, f *FSM, job string) []File {
 func TestAnEndedJobKeepsItsReportButNotItsWorkingState(t *testing.T) {
 	a, _ := newJob(t, false)
 	before := allReported(t, a.f, "j-1")
-	finishAll(a, map[uint64]bool{0: true})
+	finishAll(a, map[uint64]bool{0: true}, "")
 	j, _ := a.f.Job("j-1")
 	if j.State != JobFailed {
 		t.Fatalf("state %s, want failed", j.State)

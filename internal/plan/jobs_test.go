@@ -95,9 +95,10 @@ func TestPlanningPacksSmallFilesAndChunksBigOnes(t *testing.T) {
 	}
 }
 
-// finishAll writes every unit, finalizes every ready file, and reports the
-// lead's entries done.
-func finishAll(a *applier, fail map[uint64]bool) {
+// finishAll writes every unit (but those in fail, which fail for good),
+// finalizes every ready file (but the one at path failFinalize), and
+// reports the lead's entries done.
+func finishAll(a *applier, fail map[uint64]bool, failFinalize string) {
 	p := Progress{ID: "j-1"}
 	for _, s := range []string{"s1", "s2"} {
 		for _, w := range a.f.SendWork(s, 1000, nil) {
@@ -114,7 +115,8 @@ func finishAll(a *applier, fail map[uint64]bool) {
 	f := Progress{ID: "j-1"}
 	for _, r := range []string{"t1", "t2"} {
 		for _, fw := range a.f.FinalizeWork(r, 1000, nil) {
-			f.Finalized = append(f.Finalized, FileResult{File: fw.Index, OK: true})
+			ok := fw.File.Path != failFinalize
+			f.Finalized = append(f.Finalized, FileResult{File: fw.Index, OK: ok, Reason: "is a directory"})
 		}
 	}
 	a.do(CmdProgress, f)
@@ -133,7 +135,7 @@ func TestJobRunsToDoneThroughVerification(t *testing.T) {
 	if lead := a.f.LeadWork("t1"); len(lead) != 0 {
 		t.Fatalf("lead work before the data is in: %d entries", len(lead))
 	}
-	finishAll(a, nil)
+	finishAll(a, nil, "")
 	j, _ := a.f.Job("j-1")
 	if j.State != JobVerifying || j.Stats.FilesDone != 304 || j.Stats.BytesDone != j.Stats.BytesTotal {
 		t.Fatalf("after the data: %s %+v", j.State, j.Stats)
@@ -156,7 +158,7 @@ func TestJobRunsToDoneThroughVerification(t *testing.T) {
 
 func TestRepeatedFailuresFailFilesNotTheJob(t *testing.T) {
 	a, _ := newJob(t, false)
-	finishAll(a, map[uint64]bool{0: true}) // unit 0: the big file's first chunk
+	finishAll(a, map[uint64]bool{0: true}, "") // unit 0: the big file's first chunk
 	j, _ := a.f.Job("j-1")
 	if j.State != JobFailed || j.Stats.FilesFailed != 1 || j.Stats.FilesDone != 303 || j.Stats.Retries != MaxUnitAttempts {
 		t.Errorf("job: %s %q %+v", j.State, j.Reason, j.Stats)
@@ -268,7 +270,7 @@ func TestAReportDeliveredTwiceIsNotAResend(t *testing.T) {
 
 func TestAFailedReceiversUnitsAreVerifiedByASurvivor(t *testing.T) {
 	a, _ := newJob(t, true)
-	finishAll(a, nil)
+	finishAll(a, nil, "")
 	if j, _ := a.f.Job("j-1"); j.State != JobVerifying {
 		t.Fatalf("state %s, want verifying", j.State)
 	}
@@ -395,19 +397,20 @@ func verifyAll(a *applier) {
 // re-read against its hash, and used to hold the job in verifying.
 func TestAVerifyingJobEndsWhenAUnitCannotBeReRead(t *testing.T) {
 	for _, c := range []struct {
-		name  string
-		spoil func(a *applier, big Work)
-		state JobState
+		name         string
+		spoil        func(a *applier, big Work)
+		failFinalize string
+		state        JobState
 	}{
-		{"a small file fails to finalize", nil, JobFailed},
+		{"a small file fails to finalize", nil, "small/000", JobFailed},
 		{"the big file vanishes after its first chunk", func(a *applier, big Work) {
 			a.do(CmdProgress, Progress{ID: "j-1", Vanished: []FileResult{{File: 0, Reason: "vanished during transfer"}}})
-		}, JobDone},
+		}, "", JobDone},
 		{"the big file changes after its first chunk", func(a *applier, big Work) {
 			e := big.Files[0]
 			e.MtimeNs++
 			a.do(CmdProgress, Progress{ID: "j-1", Changed: []FileChange{{File: 0, Entry: e}}})
-		}, JobDone},
+		}, "", JobDone},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a, _ := newJob(t, true)
@@ -423,10 +426,9 @@ func TestAVerifyingJobEndsWhenAUnitCannotBeReRead(t *testing.T) {
 			if c.spoil != nil {
 				c.spoil(a, big)
 			}
-			var fail map[uint64]bool
-			finishAllFinalizing(a, fail, c.spoil == nil)
+			finishAll(a, nil, c.failFinalize)
 			for range 3 { // the re-planned file's new units, then their verification
-				finishAllFinalizing(a, nil, false)
+				finishAll(a, nil, "")
 				for _, r := range []string{"t1", "t2"} {
 					for _, w := range a.f.VerifyWork(r, 1000, nil) {
 						if w.Unit.ID == 0 && c.spoil != nil {
@@ -441,33 +443,6 @@ func TestAVerifyingJobEndsWhenAUnitCannotBeReRead(t *testing.T) {
 			}
 		})
 	}
-}
-
-// finishAllFinalizing is finishAll, failing the first small file's
-// finalize when failOne.
-func finishAllFinalizing(a *applier, fail map[uint64]bool, failOne bool) {
-	p := Progress{ID: "j-1"}
-	for _, s := range []string{"s1", "s2"} {
-		for _, w := range a.f.SendWork(s, 1000, nil) {
-			p.Done = append(p.Done, UnitWritten{Unit: w.Unit.ID, Hash: 42, Sender: s, Receiver: w.Unit.Receiver})
-		}
-	}
-	a.do(CmdProgress, p)
-	f := Progress{ID: "j-1"}
-	for _, r := range []string{"t1", "t2"} {
-		for _, fw := range a.f.FinalizeWork(r, 1000, nil) {
-			ok := !(failOne && fw.File.Path == "small/000")
-			f.Finalized = append(f.Finalized, FileResult{File: fw.Index, OK: ok, Reason: "is a directory"})
-		}
-	}
-	a.do(CmdProgress, f)
-	m := Progress{ID: "j-1", MetaDone: true}
-	for _, fw := range a.f.LeadWork("t1") {
-		if fw.Index != ^uint64(0) {
-			m.Finalized = append(m.Finalized, FileResult{File: fw.Index, OK: true})
-		}
-	}
-	a.do(CmdProgress, m)
 }
 
 func TestDataMovesWhileTheTreeIsStillScanned(t *testing.T) {

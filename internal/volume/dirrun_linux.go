@@ -1,13 +1,9 @@
 package volume
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // DirRun keeps open the directory of the last file reached through it, so
@@ -46,8 +42,13 @@ func (r *DirRun) OpenRead(rel string) (*os.File, Entry, error) {
 	return f, entryFromStat(rel, st), nil
 }
 
-// PlaceFile is Volume.PlaceFile, resolving dst's directory through the run
-// and leaving its fsync to the run (see Close).
+// PlaceFile does what Volume.FinalizeFile does for a temp file its caller
+// has just written whole and still holds open (a small file that came in
+// one unit), without opening it again: metadata, fsync, rename over dst;
+// dst's directory is resolved through the run, which fsyncs it later (see
+// Close). size is the length the caller gave OpenTemp. It closes f. Once
+// the data is durable, any failure is an ErrNotPlaced: the temp file is
+// whole, only not in place.
 func (r *DirRun) PlaceFile(f *os.File, size int64, job string, file uint64, dst string, e Entry, asRoot bool) error {
 	return r.v.placeFile(r, f, size, job, file, dst, e, asRoot)
 }
@@ -69,7 +70,7 @@ func (r *DirRun) inParent(rel string, fn func(dirfd int, name string) error) err
 	}
 	if r.d == nil || r.rel != dir {
 		r.release()
-		d, err := r.v.root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+		d, err := r.v.openDirThroughRoot(dir)
 		if err != nil {
 			return err
 		}
@@ -90,8 +91,8 @@ func (r *DirRun) release() {
 		return
 	}
 	if r.dirty {
-		if err := r.d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EOPNOTSUPP) && r.err == nil {
-			r.err = noSpace(fmt.Errorf("fsync directory %s: %w", r.rel, err))
+		if err := syncDir(r.d); err != nil && r.err == nil {
+			r.err = fmt.Errorf("%s: %w", r.rel, err)
 		}
 	}
 	r.d.Close()

@@ -45,16 +45,7 @@ func (v *Volume) FinalizeFile(job string, file uint64, dst string, e Entry, asRo
 // did not put it in place; FinalizeFile can try again later.
 var ErrNotPlaced = errors.New("not put in place")
 
-// PlaceFile does what FinalizeFile does for a temp file its caller has just
-// written whole and still holds open (a small file that came in one unit),
-// without opening it again: metadata, fsync, rename over dst, fsync of
-// dst's directory. size is the length the caller gave OpenTemp. It closes
-// f. Once the data is durable, any failure is an ErrNotPlaced: the temp
-// file is whole, only not in place.
-func (v *Volume) PlaceFile(f *os.File, size int64, job string, file uint64, dst string, e Entry, asRoot bool) error {
-	return v.placeFile(nil, f, size, job, file, dst, e, asRoot)
-}
-
+// placeFile is DirRun.PlaceFile.
 func (v *Volume) placeFile(run *DirRun, f *os.File, size int64, job string, file uint64, dst string, e Entry, asRoot bool) error {
 	rel, meta := targetRel(dst, false)
 	if meta == nil {

@@ -76,7 +76,7 @@ func (v *Volume) Available() (uint64, error) {
 // descriptors; if fn fails in a way a stale descriptor explains, the entry
 // is evicted and fn runs once more on a fresh walk.
 func (v *Volume) withDir(rel string, fn func(fd int) error) error {
-	open := func() (*os.File, error) { return v.root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0) }
+	open := func() (*os.File, error) { return v.openDirThroughRoot(rel) }
 	if inTempArea(rel) {
 		d, err := v.dirs.get(rel, open)
 		if err != nil {
@@ -93,6 +93,11 @@ func (v *Volume) withDir(rel string, fn func(fd int) error) error {
 	}
 	defer d.Close()
 	return withFd(d, fn)
+}
+
+// openDirThroughRoot opens directory rel through the root.
+func (v *Volume) openDirThroughRoot(rel string) (*os.File, error) {
+	return v.root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0)
 }
 
 // inParent runs fn with a descriptor of rel's parent directory (opened
