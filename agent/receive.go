@@ -175,7 +175,7 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	if err != nil {
 		return refuse(attempt, "%v", err)
 	}
-	logical, placed, err := m.writeParts(v, job, unit, h, files, data)
+	logical, placed, readBack, err := m.writeParts(v, job, unit, h, files, data)
 	if err != nil {
 		if errors.Is(err, volume.ErrNoSpace) {
 			ack.NoSpace, ack.Error = true, err.Error()
@@ -186,7 +186,7 @@ func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, ra
 	}
 	m.metrics.written.Add(float64(len(data)))
 	m.metrics.ok.Inc()
-	m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: logical, WireBytes: int64(h.WireLen), Sender: peer, Receiver: m.name, Placed: placed})
+	m.reports.written(job.ID, plan.UnitWritten{Unit: h.Unit, Write: rand.Uint64() | 1, Hash: logical, WireBytes: int64(h.WireLen), Sender: peer, Receiver: m.name, Placed: placed, ReadBack: readBack})
 	ack.OK = true
 	return ack
 }
@@ -240,13 +240,30 @@ func matchPlan(u plan.Unit, h *transport.ChunkHeader) error {
 // files that saves opening, checking and closing every file a second time,
 // and a trip through the plan; a file that cannot be placed is left whole
 // in its temp file, for the finalize step to try and report.
-func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *transport.ChunkHeader, files []plan.File, data []byte) (logical uint64, placed []uint64, err error) {
+//
+// When the job verifies and every file of the unit is put in place here,
+// each is also read back on its open descriptor before it is placed (one
+// pread a small file), and readBack says the unit's bytes as read hash to
+// what the sender sent: the unit is verified with its report, instead of
+// being opened file by file again by the verify step for the same bytes.
+func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *transport.ChunkHeader, files []plan.File, data []byte) (logical uint64, placed []uint64, readBack bool, err error) {
 	dense := !slices.ContainsFunc(h.Files, func(p transport.FilePart) bool { return p.Segments != nil })
 	d := xxhash.New()
+	var back *xxhash.Digest // the unit read back, while every file so far was
+	var backBuf []byte
+	if job.Spec.Verify && dense {
+		back = xxhash.New()
+		bp := borrow()
+		defer giveBack(bp)
+		if cap(*bp) < verifyRead {
+			*bp = make([]byte, 0, verifyRead)
+		}
+		backBuf = (*bp)[:cap(*bp)]
+	}
 	run := v.Run() // its Close makes the placed files' directory entries durable
 	defer func() {
 		if cerr := run.Close(); cerr != nil && err == nil {
-			logical, placed, err = 0, nil, cerr
+			logical, placed, readBack, err = 0, nil, false, cerr
 		}
 	}()
 	for i, part := range h.Files {
@@ -256,7 +273,7 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 		}
 		f, err := open(job.ID, part.File, files[i].Size)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, false, err
 		}
 		segs := part.Segments
 		if segs == nil {
@@ -281,14 +298,14 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 			if sparse {
 				if err := hole(pos, s.Off); err != nil {
 					f.Close()
-					return 0, nil, err
+					return 0, nil, false, err
 				}
 			}
 			chunk := data[:s.Len]
 			data = data[s.Len:]
 			if err := volume.WriteAt(f, chunk, s.Off); err != nil {
 				f.Close()
-				return 0, nil, err
+				return 0, nil, false, err
 			}
 			if !dense {
 				d.Write(chunk)
@@ -298,10 +315,13 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 		if sparse {
 			if err := hole(pos, part.Off+part.Len); err != nil {
 				f.Close()
-				return 0, nil, err
+				return 0, nil, false, err
 			}
 		}
 		if m.placesOnReceipt(job, &u, &files[i]) {
+			if back != nil && hashRange(back, f, 0, files[i].Size, backBuf) != nil {
+				back = nil // the verify step will tell
+			}
 			err := run.PlaceFile(f, files[i].Size, job.ID, part.File, targetPath(job, files[i].Path), files[i].Entry, m.asRoot)
 			switch {
 			case err == nil:
@@ -309,22 +329,28 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 			case errors.Is(err, volume.ErrNotPlaced):
 				m.log.Debug("file not placed on receipt; the finalize step will", "job", job.ID, "path", files[i].Path, "err", err)
 			default:
-				return 0, nil, err
+				return 0, nil, false, err
 			}
 			continue
 		}
+		back = nil // not placed here: the verify step reads it
 		err = volume.Sync(f)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, false, err
+		}
+	}
+	if back != nil && len(placed) == len(h.Files) {
+		if readBack = back.Sum64() == h.Hash; !readBack {
+			m.log.Warn("a unit read back as it was placed differs from what was written; the verify step will check it", "job", job.ID, "unit", u.ID)
 		}
 	}
 	if dense {
-		return h.Hash, placed, nil
+		return h.Hash, placed, readBack, nil
 	}
-	return d.Sum64(), placed, nil
+	return d.Sum64(), placed, readBack, nil
 }
 
 // placesOnReceipt says whether this agent puts a file in place as soon as

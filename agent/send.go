@@ -70,8 +70,12 @@ func (p *streamPool) put(k laneKey, s *transport.Stream) {
 	p.idle[k] = append(p.idle[k], s)
 }
 
-// sendBuffers are one worker's reusable buffers: raw chunk and payload.
-type sendBuffers struct{ raw, wire []byte }
+// sendBuffers are one worker's reusable buffers: the raw chunk, where each
+// of its parts ends in it, and the payload.
+type sendBuffers struct {
+	raw, wire []byte
+	ends      []int
+}
 
 // pendingAck is a chunk written in full, whose receiver has yet to say it
 // is durable.
@@ -139,7 +143,7 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 	}
 	policy, _ := transport.ParsePolicy(w.Job.Spec.Compression)
 	level, _ := transport.ParseLevel(w.Job.Spec.CompressionLevel)
-	payload, comp := m.codec.Encode(bufs.wire[:0], raw, policy, level)
+	payload, comp := m.codec.EncodeParts(bufs.wire[:0], raw, bufs.ends, policy, level)
 	if comp != transport.CompressNone {
 		bufs.wire = payload[:0] // our buffer, grown; a raw payload is bufs.raw itself
 	}
@@ -319,6 +323,7 @@ func (m *mover) readUnit(w plan.Work, bufs *sendBuffers) (*transport.ChunkHeader
 		bufs.raw = make([]byte, 0, w.Unit.Bytes)
 	}
 	raw := bufs.raw[:0]
+	bufs.ends = bufs.ends[:0]
 	h := &transport.ChunkHeader{Job: w.Job.ID, Unit: w.Unit.ID, Attempt: uint32(w.Unit.Attempts)}
 	changed := false
 	run := v.Run()
@@ -346,6 +351,7 @@ func (m *mover) readUnit(w plan.Work, bufs *sendBuffers) (*transport.ChunkHeader
 		}
 		raw = data
 		h.Files = append(h.Files, fp)
+		bufs.ends = append(bufs.ends, len(raw))
 	}
 	bufs.raw = raw[:0]
 	if changed {

@@ -105,7 +105,13 @@ func (h *ChunkHeader) Unpack(c *Codec, dst, payload []byte) ([]byte, error) {
 	if len(payload) != int(h.WireLen) {
 		return nil, fmt.Errorf("chunk %s/%d: payload is %d bytes, header says %d: %w", h.Job, h.Unit, len(payload), h.WireLen, ErrBadPayload)
 	}
-	raw, err := c.Decode(dst, payload, h.Comp, int(h.RawLen))
+	var raw []byte
+	var err error
+	if h.Comp == CompressSplit {
+		raw, err = c.decodeSplit(dst, payload, h.Files, int(h.RawLen))
+	} else {
+		raw, err = c.Decode(dst, payload, h.Comp, int(h.RawLen))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s/%d: %w", h.Job, h.Unit, err)
 	}
@@ -305,7 +311,7 @@ func (h *ChunkHeader) check(maxRaw int) error {
 		if h.WireLen != 0 {
 			return fmt.Errorf("chunk %s/%d: a probe with %d payload bytes: %w", h.Job, h.Unit, h.WireLen, ErrBadFrame)
 		}
-	case CompressZstd:
+	case CompressZstd, CompressSplit:
 		if int64(h.WireLen) > int64(MaxWireLen(int(h.RawLen))) {
 			return fmt.Errorf("chunk %s/%d: %d bytes on the wire for %d raw, limit %d: %w", h.Job, h.Unit, h.WireLen, h.RawLen, MaxWireLen(int(h.RawLen)), ErrFrameTooLarge)
 		}

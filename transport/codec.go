@@ -20,12 +20,16 @@ type Compression uint8
 // Wire values of Compression; they never change meaning.
 const (
 	CompressNone Compression = 0 // the payload is the raw bytes
-	CompressZstd Compression = 1 // the payload is one zstd frame
+	CompressZstd Compression = 1 // the payload is zstd: one frame, or a pack's several (EncodeParts)
 	// CompressProbe carries no payload: the sender asks whether the
 	// receiver already holds the chunk's bytes (Hash is the xxhash64 of
 	// them). A receiver that does acks OK; one that does not asks for the
 	// data with Retry. It spares a resend after a lost report.
 	CompressProbe Compression = 2
+	// CompressSplit is a pack whose compressible parts are compressed
+	// together and whose random ones travel raw (Codec.EncodeParts); only
+	// ChunkHeader.Unpack, which knows the parts, decodes it.
+	CompressSplit Compression = 3
 )
 
 // String names the compression for logs and metrics: "none", "zstd" or
@@ -38,6 +42,8 @@ func (c Compression) String() string {
 		return "zstd"
 	case CompressProbe:
 		return "probe"
+	case CompressSplit:
+		return "split"
 	}
 	return fmt.Sprintf("compression(%d)", uint8(c))
 }
@@ -163,6 +169,7 @@ type Codec struct {
 	decOnce sync.Once
 	dec     *zstd.Decoder
 	decErr  error
+	gather  sync.Pool // *[]byte of gatherSize: EncodeParts' compressible parts
 }
 
 type lazyEncoder struct {
@@ -288,6 +295,8 @@ func (c *Codec) Decode(dst, payload []byte, comp Compression, rawLen int) ([]byt
 		}
 		return payload, nil
 	case CompressZstd:
+	case CompressSplit:
+		return nil, fmt.Errorf("decode chunk: a split pack needs its parts (ChunkHeader.Unpack): %w", ErrBadPayload)
 	default:
 		return nil, fmt.Errorf("decode chunk: unknown %v: %w", comp, ErrBadPayload)
 	}
@@ -295,14 +304,16 @@ func (c *Codec) Decode(dst, payload []byte, comp Compression, rawLen int) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("decode chunk: zstd decoder: %w", err)
 	}
-	// A frame announcing another size is refused before any work.
+	// A first frame announcing more than the chunk is refused before any
+	// work. (A pack may be several frames, see EncodeParts, and zstd leaves
+	// the size out of frames under 256 bytes; the decoder's cap stops the
+	// rest.)
 	var fh zstd.Header
 	if err := fh.Decode(payload); err != nil {
 		return nil, fmt.Errorf("decode chunk: zstd frame header: %v: %w", err, ErrBadPayload)
 	}
-	// (zstd leaves the size out of frames under 256 bytes.)
-	if fh.Skippable || fh.HasFCS && fh.FrameContentSize != uint64(rawLen) || !fh.HasFCS && rawLen >= 256 {
-		return nil, fmt.Errorf("decode chunk: zstd frame does not announce %d raw bytes: %w", rawLen, ErrBadPayload)
+	if fh.Skippable || fh.HasFCS && fh.FrameContentSize > uint64(rawLen) {
+		return nil, fmt.Errorf("decode chunk: zstd frame announces more than the chunk's %d raw bytes: %w", rawLen, ErrBadPayload)
 	}
 	n := rawLen + decodeSlack
 	if cap(dst) < n {

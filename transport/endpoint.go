@@ -240,7 +240,9 @@ func (e *Endpoint) serveConn(ctx context.Context, conn *quic.Conn) {
 func (e *Endpoint) dispatch(conn *quic.Conn, name string, qs *quic.Stream) {
 	var b [1]byte
 	_ = qs.SetReadDeadline(time.Now().Add(kindByteTimeout))
-	if _, err := qs.Read(b[:]); err != nil {
+	// The kind byte may come with the stream's end (an empty stream): that
+	// read returns the byte and io.EOF, and the handler sees the end.
+	if n, err := qs.Read(b[:]); n == 0 {
 		qs.CancelRead(streamCodeClosed)
 		qs.CancelWrite(streamCodeClosed)
 		e.log.Debug("stream ended before its kind byte", "peer", name, "err", err)

@@ -90,6 +90,32 @@ func TestDataStreamCarriesBytesBothWaysBetweenVerifiedPeers(t *testing.T) {
 	}
 }
 
+// A stream closed right after it is opened (its kind byte and its end in
+// one packet) still reaches its handler, which reads a clean end.
+func TestAnEmptyStreamReachesItsHandler(t *testing.T) {
+	ca := newTestCA(t)
+	seen := make(chan *Stream, 10)
+	b := startNode(t, ca.identity("b"), Config{}, func(e *Endpoint) { e.Handle(KindData, upperEcho(seen)) })
+	a := startNode(t, ca.identity("a"), Config{})
+	for i := range 10 {
+		s, err := a.OpenStream(testContext(t), b.addr, "b", KindData)
+		if err != nil {
+			t.Fatalf("open stream: %v", err)
+		}
+		if err := s.CloseWrite(); err != nil {
+			t.Fatalf("close write: %v", err)
+		}
+		_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if got, err := io.ReadAll(s); err != nil || len(got) != 0 {
+			t.Fatalf("empty stream %d: answer %q, %v; want a clean empty answer", i, got, err)
+		}
+		_ = s.Close()
+	}
+	if len(seen) != 10 {
+		t.Errorf("the handler saw %d of 10 empty streams", len(seen))
+	}
+}
+
 func TestOpenStreamReusesOneConnectionPerPeer(t *testing.T) {
 	ca := newTestCA(t)
 	b := startNode(t, ca.identity("b"), Config{}, func(e *Endpoint) { e.Handle(KindData, upperEcho(nil)) })

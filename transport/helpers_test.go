@@ -14,11 +14,11 @@ import (
 
 // testCA is a cluster CA in a temp dir that issues node identities.
 type testCA struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	dir := t.TempDir()
 	if _, _, err := pki.CreateCA(dir, pki.CAOptions{}); err != nil {
@@ -79,7 +79,7 @@ type node struct {
 
 // startNode listens on 127.0.0.1 (port 0 unless cfg.BindAddr is set),
 // serves, and closes at the end of the test.
-func startNode(t *testing.T, id *pki.Identity, cfg Config, setup ...func(*Endpoint)) *node {
+func startNode(t testing.TB, id *pki.Identity, cfg Config, setup ...func(*Endpoint)) *node {
 	t.Helper()
 	logs := &logBuffer{}
 	cfg.Identity = id

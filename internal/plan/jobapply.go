@@ -275,6 +275,10 @@ func (r *JobRecord) progress(c Progress) {
 			}
 		}
 		r.placed(u, d.Placed)
+		if d.ReadBack && j.Spec.Verify && !u.Verified && r.allDone(u) {
+			u.Verified = true
+			j.Stats.UnitsVerified++
+		}
 	}
 	for _, fl := range c.Failed {
 		u := r.unit(fl.Unit)
@@ -359,6 +363,17 @@ func (r *JobRecord) placed(u *Unit, files []uint64) {
 			r.Job.Stats.FilesDone++
 		}
 	}
+}
+
+// allDone says whether every file of u is done: in place, as a receiver
+// that read u back claims.
+func (r *JobRecord) allDone(u *Unit) bool {
+	for _, p := range u.Parts {
+		if r.Files[p.File].State != FileDone {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *JobRecord) unit(id uint64) *Unit {

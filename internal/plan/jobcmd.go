@@ -100,6 +100,10 @@ type UnitWritten struct {
 	// metadata, as it wrote the unit: files whole in this one unit, which
 	// it finalizes. They are done without a separate finalize step.
 	Placed []uint64 `json:"pl,omitempty"`
+	// ReadBack says the receiver read every file of the unit back as it
+	// put it in place, and the bytes hashed to Hash: with the job's verify
+	// on, the unit is verified with this report.
+	ReadBack bool `json:"rb,omitempty"`
 }
 
 // UnitFail says one attempt at a unit failed; Fatal gives up at once.

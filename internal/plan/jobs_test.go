@@ -381,6 +381,54 @@ func TestFilesPlacedOnReceiptAreDoneWithTheirUnit(t *testing.T) {
 	}
 }
 
+// A pack read back as its files were placed is verified with its report;
+// a claim to have read back a unit whose files are not all in place, or a
+// read-back in a job that does not verify, counts for nothing.
+func TestUnitsReadBackOnReceiptAreVerified(t *testing.T) {
+	for _, verify := range []bool{true, false} {
+		a, _ := newJob(t, verify)
+		var packs []Work
+		for _, s := range []string{"s1", "s2"} {
+			for _, w := range a.f.SendWork(s, 1000, nil) {
+				if len(w.Unit.Parts) > 1 {
+					packs = append(packs, w)
+				}
+			}
+		}
+		if len(packs) < 2 {
+			t.Fatalf("%d packs; want 2 or more", len(packs))
+		}
+		var done []UnitWritten
+		for i, w := range packs {
+			var placed []uint64
+			for _, p := range w.Unit.Parts {
+				placed = append(placed, p.File)
+			}
+			if i == 0 {
+				placed = placed[:len(placed)-1] // one file could not be placed
+			}
+			done = append(done, UnitWritten{Unit: w.Unit.ID, Sender: "s1", Receiver: w.Unit.Receiver, Placed: placed, ReadBack: true})
+		}
+		a.do(CmdProgress, Progress{ID: "j-1", Done: done})
+		j, _ := a.f.Job("j-1")
+		want := int64(len(packs) - 1)
+		if !verify {
+			want = 0
+		}
+		if j.Stats.UnitsVerified != want {
+			t.Errorf("verify %v: %d units verified, want %d (the packs read back whole)", verify, j.Stats.UnitsVerified, want)
+		}
+		if !verify {
+			continue
+		}
+		for i, w := range packs {
+			if got := a.f.state.Jobs["j-1"].Units[w.Unit.ID].Verified; got != (i > 0) {
+				t.Errorf("pack %d (unit %d) verified: %v, want %v", i, w.Unit.ID, got, i > 0)
+			}
+		}
+	}
+}
+
 // verifyAll re-reads every unit handed out for verification, all good.
 func verifyAll(a *applier) {
 	v := Progress{ID: "j-1"}
