@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 )
 
@@ -37,7 +38,7 @@ const (
 // the rest is compressed. On a pack that mixes both, zstd costs as much per
 // random byte as per text byte, so a mixed pack travels as CompressSplit:
 // its compressible parts gathered and compressed together, its random parts
-// after them as they are (see DecodeParts for the layout). A pack all of
+// after them as they are (see decodeSplit for the layout). A pack all of
 // one kind is CompressZstd or CompressNone, as Encode would send it. The
 // result must save 1/keepSaving, or the chunk goes raw.
 //
@@ -48,7 +49,9 @@ func (c *Codec) EncodeParts(dst, raw []byte, ends []int, p Policy, l Level) (pay
 	}
 	// Judge the parts; the bitmap (bit i: part i goes raw) leads the
 	// payload.
-	out := append(dst[:0], make([]byte, (len(ends)+7)/8)...)
+	n := (len(ends) + 7) / 8
+	out := slices.Grow(dst[:0], n)[:n]
+	clear(out)
 	bitmap := out
 	stored, judged := 0, false
 	isRaw, start := false, 0
@@ -203,11 +206,19 @@ func (c *Codec) decodeSplit(dst, payload []byte, parts []FilePart, rawLen int) (
 	}
 	bitmap := payload[:bitmapLen]
 	goesRaw := func(i int) bool { return bitmap[i/8]&(1<<(i%8)) != 0 }
-	stored := 0
+	stored, total := 0, 0
 	for i := range parts {
-		if goesRaw(i) {
-			stored += int(parts[i].DataLen())
+		k := parts[i].DataLen()
+		if k < 0 || k > int64(rawLen-total) {
+			return bad("parts hold more than %d raw bytes", rawLen)
 		}
+		total += int(k)
+		if goesRaw(i) {
+			stored += int(k)
+		}
+	}
+	if total != rawLen {
+		return bad("parts hold %d raw bytes, the chunk %d", total, rawLen)
 	}
 	zlen := binary.LittleEndian.Uint32(payload[bitmapLen:])
 	rest := payload[bitmapLen+4:]

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -161,6 +162,16 @@ func TestDecodeSplitRefusesWhatDoesNotFit(t *testing.T) {
 			}
 			t.Logf("refused: %v", err)
 		})
+	}
+	// Parts that do not add up to the chunk (a header not checked by
+	// ReadChunk) are refused, not a panic.
+	h := header(raw, ends, good, CompressSplit)
+	for _, k := range []int64{1, -1} {
+		parts := slices.Clone(h.Files)
+		parts[1].Len += k
+		if _, err := c.decodeSplit(nil, good, parts, len(raw)); !errors.Is(err, ErrBadPayload) {
+			t.Errorf("parts %d bytes off the chunk: %v; want ErrBadPayload", k, err)
+		}
 	}
 	// Only Unpack, which knows the parts, decodes a split pack.
 	if _, err := c.Decode(nil, good, CompressSplit, len(raw)); !errors.Is(err, ErrBadPayload) {
