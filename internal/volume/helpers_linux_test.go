@@ -134,7 +134,7 @@ func byPath(es []Entry) map[string]Entry {
 }
 
 // openVolume opens dir as a volume closed at the end of the test.
-func openVolume(t *testing.T, dir string) *Volume {
+func openVolume(t testing.TB, dir string) *Volume {
 	t.Helper()
 	v, err := Open(dir)
 	mustOK(t, err)
@@ -142,7 +142,7 @@ func openVolume(t *testing.T, dir string) *Volume {
 	return v
 }
 
-func mustOK(t *testing.T, err error) {
+func mustOK(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
