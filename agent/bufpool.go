@@ -18,3 +18,13 @@ func borrow() *[]byte {
 
 // giveBack returns a buffer; b (and slices of it) must not be used after.
 func giveBack(b *[]byte) { chunkBufs.Put(b) }
+
+// borrowRead lends a buffer for reading files back, of at least
+// verifyRead bytes, as its full-length slice; give bp back when done.
+func borrowRead() (bp *[]byte, buf []byte) {
+	bp = borrow()
+	if cap(*bp) < verifyRead {
+		*bp = make([]byte, 0, verifyRead)
+	}
+	return bp, (*bp)[:cap(*bp)]
+}

@@ -141,12 +141,8 @@ func (m *mover) hashTarget(w plan.Work) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	bp := borrow()
+	bp, buf := borrowRead()
 	defer giveBack(bp)
-	if cap(*bp) < verifyRead {
-		*bp = make([]byte, 0, verifyRead)
-	}
-	buf := (*bp)[:cap(*bp)]
 	d := xxhash.New()
 	run := v.Run()
 	defer run.Close()

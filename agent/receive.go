@@ -250,16 +250,16 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 	dense := !slices.ContainsFunc(h.Files, func(p transport.FilePart) bool { return p.Segments != nil })
 	d := xxhash.New()
 	var back *xxhash.Digest // the unit read back, while every file so far was
-	var backBuf []byte
 	if job.Spec.Verify && dense {
 		back = xxhash.New()
-		bp := borrow()
-		defer giveBack(bp)
-		if cap(*bp) < verifyRead {
-			*bp = make([]byte, 0, verifyRead)
-		}
-		backBuf = (*bp)[:cap(*bp)]
 	}
+	var backBP *[]byte // borrowed at the first file read back
+	var backBuf []byte
+	defer func() {
+		if backBP != nil {
+			giveBack(backBP)
+		}
+	}()
 	run := v.Run() // its Close makes the placed files' directory entries durable
 	defer func() {
 		if cerr := run.Close(); cerr != nil && err == nil {
@@ -319,8 +319,13 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 			}
 		}
 		if m.placesOnReceipt(job, &u, &files[i]) {
-			if back != nil && hashRange(back, f, 0, files[i].Size, backBuf) != nil {
-				back = nil // the verify step will tell
+			if back != nil {
+				if backBP == nil {
+					backBP, backBuf = borrowRead()
+				}
+				if hashRange(back, f, 0, files[i].Size, backBuf) != nil {
+					back = nil // the verify step will tell
+				}
 			}
 			err := run.PlaceFile(f, files[i].Size, job.ID, part.File, targetPath(job, files[i].Path), files[i].Entry, m.asRoot)
 			switch {

@@ -275,9 +275,8 @@ func (r *JobRecord) progress(c Progress) {
 			}
 		}
 		r.placed(u, d.Placed)
-		if d.ReadBack && j.Spec.Verify && !u.Verified && r.allDone(u) {
-			u.Verified = true
-			j.Stats.UnitsVerified++
+		if d.ReadBack && j.Spec.Verify && r.allDone(u) {
+			r.countVerified(u)
 		}
 	}
 	for _, fl := range c.Failed {
@@ -406,7 +405,10 @@ func (r *JobRecord) failFile(idx uint64, reason string) {
 // written: its bytes are not what the target must hold, so re-reading it
 // proves nothing (its other files go unverified). Without this a job that
 // verifies would wait in verifying for ever for a unit no one re-reads.
-func (r *JobRecord) checkedUnread(u *Unit) {
+func (r *JobRecord) checkedUnread(u *Unit) { r.countVerified(u) }
+
+// countVerified marks a written unit verified, counting it once.
+func (r *JobRecord) countVerified(u *Unit) {
 	if u.State == UnitDone && !u.Verified {
 		u.Verified = true
 		r.Job.Stats.UnitsVerified++
