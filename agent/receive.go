@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"time"
 
@@ -318,6 +319,10 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 				return 0, nil, false, err
 			}
 		}
+		if err := clearStale(f, u.ID, &files[i]); err != nil {
+			f.Close()
+			return 0, nil, false, err
+		}
 		if m.placesOnReceipt(job, &u, &files[i]) {
 			if back != nil {
 				if backBP == nil {
@@ -356,6 +361,42 @@ func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *trans
 		return h.Hash, placed, readBack, nil
 	}
 	return d.Sum64(), placed, readBack, nil
+}
+
+// clearStale empties, in the temp file f of a mapped sparse file that
+// changed while it was sent, what lies outside the file's Data: no unit
+// covers those holes, so data an earlier version of the file left there
+// would otherwise survive into the copy. The receiver of the file's first
+// unit does it, with that unit; no other unit writes there. Only ranges the
+// temp file holds data in are touched (SEEK_DATA), so a clean one costs a
+// seek per hole.
+func clearStale(f *os.File, unit uint64, file *plan.File) error {
+	if file.Changed == 0 || unit != file.FirstUnit || !file.DataKnown() {
+		return nil
+	}
+	empty := func(off, end int64) error {
+		if off >= end {
+			return nil
+		}
+		held, err := volume.DataExtents(f, off, end-off)
+		if err != nil {
+			return err
+		}
+		for _, x := range held {
+			if err := volume.Zero(f, x.Off, x.Len); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var pos int64
+	for _, x := range file.Data {
+		if err := empty(pos, x.Off); err != nil {
+			return err
+		}
+		pos = x.Off + x.Len
+	}
+	return empty(pos, file.Size)
 }
 
 // placesOnReceipt says whether this agent puts a file in place as soon as

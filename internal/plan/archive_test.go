@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"reflect"
 	"testing"
 
 	"github.com/leptonmesh/lepton/internal/jobspec"
@@ -122,7 +123,7 @@ func TestReportsReadAcrossArchiveBlocks(t *testing.T) {
 			t.Fatalf("read(%d, %d): %d records, want %d", c.from, c.n, len(got), c.want)
 		}
 		for i, f := range got {
-			if f != files[c.from+i] {
+			if !reflect.DeepEqual(f, files[c.from+i]) {
 				t.Fatalf("read(%d, %d)[%d] = %s, want %s", c.from, c.n, i, f.Path, files[c.from+i].Path)
 			}
 		}

@@ -67,7 +67,7 @@ type JobStats struct {
 	FilesDone     int64 `json:"files_done"`
 	FilesFailed   int64 `json:"files_failed"`
 	FilesSkipped  int64 `json:"files_skipped"`
-	BytesTotal    int64 `json:"bytes_total"`
+	BytesTotal    int64 `json:"bytes_total"` // data bytes to move: a sparse file's holes are not counted
 	BytesDone     int64 `json:"bytes_done"`
 	WireBytes     int64 `json:"wire_bytes"`
 	UnitsTotal    int64 `json:"units_total"`
@@ -151,7 +151,7 @@ type Unit struct {
 	ID       uint64    `json:"id"`
 	Key      uint64    `json:"k"` // ring key: xxhash of the first part's path and offset
 	Parts    []Part    `json:"p"`
-	Bytes    int64     `json:"b"`
+	Bytes    int64     `json:"b"` // data bytes of its parts, holes of a mapped sparse file left out
 	Sender   string    `json:"s,omitempty"`
 	Receiver string    `json:"r,omitempty"`
 	State    UnitState `json:"st,omitempty"`

@@ -143,12 +143,13 @@ func (r *JobRecord) addManifest(c Manifest) {
 	idx := make([]uint64, 0, len(c.Entries))
 	for _, e := range c.Entries {
 		f := File{Entry: e}
+		keepValidData(&f.Entry)
 		if e.Skip != "" {
 			f.State, f.Reason = FileSkipped, e.Skip
 			j.Stats.FilesSkipped++
 		}
 		if f.NeedsData() {
-			j.Stats.BytesTotal += e.Size
+			j.Stats.BytesTotal += f.DataSize()
 		}
 		idx = append(idx, uint64(len(r.Files)))
 		r.Files = append(r.Files, f)
@@ -170,6 +171,15 @@ func (r *JobRecord) addManifest(c Manifest) {
 		}
 	}
 	j.Updated = c.Time
+}
+
+// keepValidData drops a file's data map when it does not pass CheckData
+// (the leader refuses such manifests; this keeps a replica safe from one
+// that got through): the file is then planned by its size, as a dense one.
+func keepValidData(e *volume.Entry) {
+	if e.CheckData() != nil {
+		e.Data = nil
+	}
 }
 
 // assign spreads every pending unit over the given agents with the ring
@@ -430,7 +440,7 @@ func (r *JobRecord) dropFromUnits(idx uint64) {
 		kept := u.Parts[:0]
 		for _, p := range u.Parts {
 			if p.File == idx {
-				u.Bytes -= p.Len
+				u.Bytes -= partBytes(&r.Files[idx].Entry, p)
 				continue
 			}
 			kept = append(kept, p)
@@ -459,10 +469,11 @@ func (r *JobRecord) replan(ch FileChange, now int64) {
 	r.settledFrom = min(r.settledFrom, int(ch.File)) // it may need data now
 	j := &r.Job
 	if f.NeedsData() {
-		j.Stats.BytesTotal -= f.Size
+		j.Stats.BytesTotal -= f.DataSize()
 	}
 	f.Changed++
 	f.Entry = ch.Entry
+	keepValidData(&f.Entry)
 	f.Units, f.UnitsLeft, f.FirstUnit = 0, 0, 0
 	if f.Changed > MaxFileChanges {
 		r.failFile(ch.File, fmt.Sprintf("changed %d times while being read; copy it once it is quiet", f.Changed))
@@ -475,7 +486,7 @@ func (r *JobRecord) replan(ch FileChange, now int64) {
 	}
 	f.State = FilePending
 	if f.NeedsData() {
-		j.Stats.BytesTotal += f.Size
+		j.Stats.BytesTotal += f.DataSize()
 	}
 	units := planUnits(r.Files, []uint64{ch.File}, int64(j.Spec.ChunkSize), uint64(len(r.Units)))
 	if len(units) == 0 {

@@ -60,6 +60,74 @@ type Entry struct {
 	LinkOf  string `json:"h,omitempty"` // hardlink: Path of the first entry of the same inode; its data is not sent again
 	Sparse  bool   `json:"z,omitempty"` // allocated blocks take less than Size
 	Skip    string `json:"x,omitempty"` // why it is not transferred; empty when it is
+	// Data is, for a sparse regular file, the ranges holding its data,
+	// sorted and apart (neighbours closer than 4 MiB merged, at most
+	// MaxDataExtents): the plan cuts units over these and never walks the
+	// holes between them. Nil when not known (a dense file, or one whose
+	// file system cannot tell), and the file counts as data throughout; empty
+	// but not nil for a file that is all hole. omitzero keeps that
+	// difference in JSON, where omitempty would turn empty into nil.
+	Data []Extent `json:"d,omitzero"`
+}
+
+// Extent is a byte range of a file.
+type Extent struct {
+	Off int64 `json:"o"`
+	Len int64 `json:"l"`
+}
+
+// MaxDataExtents bounds Entry.Data, so one entry of a manifest stays a few
+// kilobytes whatever the file's layout: the scanner merges the closest
+// extents until they fit.
+const MaxDataExtents = 1024
+
+// DataKnown reports whether Data lists where the file's data is, so the
+// ranges outside it are holes that need not be planned, read or sent.
+func (e *Entry) DataKnown() bool {
+	return e.Kind == KindFile && e.Sparse && e.Data != nil
+}
+
+// DataSize is the number of bytes of the file that travel: the sum of its
+// Data for a file whose data is known, else its Size.
+func (e *Entry) DataSize() int64 {
+	if !e.DataKnown() {
+		return e.Size
+	}
+	var n int64
+	for _, x := range e.Data {
+		n += x.Len
+	}
+	return n
+}
+
+// CheckData validates Data of an entry that came from a peer: only a
+// sparse regular file has it; each extent is non-empty and lies inside
+// [0, Size); extents are sorted and do not overlap; there are at most
+// MaxDataExtents. A plan cut over bad extents would miss data or reach
+// past the file.
+func (e *Entry) CheckData() error {
+	if e.Data == nil {
+		return nil
+	}
+	if e.Kind != KindFile || !e.Sparse {
+		return fmt.Errorf("%s: data extents on a %s that is not a sparse file", e.Path, e.Kind)
+	}
+	if len(e.Data) > MaxDataExtents {
+		return fmt.Errorf("%s: %d data extents, at most %d", e.Path, len(e.Data), MaxDataExtents)
+	}
+	var end int64
+	for i, x := range e.Data {
+		switch {
+		case x.Len <= 0 || x.Off < 0:
+			return fmt.Errorf("%s: data extent %d (%d+%d) is empty or negative", e.Path, i, x.Off, x.Len)
+		case x.Off < end:
+			return fmt.Errorf("%s: data extent %d (%d+%d) overlaps or precedes the one before", e.Path, i, x.Off, x.Len)
+		case x.Off >= e.Size || x.Len > e.Size-x.Off:
+			return fmt.Errorf("%s: data extent %d (%d+%d) reaches past the file's %d bytes", e.Path, i, x.Off, x.Len, e.Size)
+		}
+		end = x.Off + x.Len
+	}
+	return nil
 }
 
 // Changed reports whether a file was modified between two looks at it

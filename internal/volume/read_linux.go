@@ -9,8 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Lstat describes one object of the volume without following it; the
-// entry's Path is rel. It does not set LinkOf (that needs a walk).
+// Lstat describes one object of the volume without following it, as
+// Walk does (a sparse file's Data included); the entry's Path is rel. It
+// does not set LinkOf (that needs a walk).
 func (v *Volume) Lstat(rel string) (Entry, error) {
 	rel, err := CleanRel(rel)
 	if err != nil {
@@ -23,6 +24,7 @@ func (v *Volume) Lstat(rel string) (Entry, error) {
 			return err
 		}
 		e = entryFromStat(rel, &st)
+		mapData(dirfd, name, &st, &e)
 		if e.Kind == KindSymlink {
 			t, err := readlinkat(dirfd, name, st.Size)
 			if err != nil {
@@ -103,9 +105,6 @@ func (v *Volume) openChecked(run *DirRun, rel string, flag int, perm os.FileMode
 	return os.NewFile(uintptr(fd), path.Join(v.path, rel)), &opened, nil
 }
 
-// Extent is a byte range of a file.
-type Extent struct{ Off, Len int64 }
-
 // maxExtents bounds the extents DataExtents returns for one range; past it
 // the rest of the range is returned as one extent (sending a few zeros is
 // cheaper than a huge list).
@@ -172,4 +171,116 @@ func seek(fd int, off int64, whence int) (int64, error) {
 	var got int64
 	err := eintr(func() (err error) { got, err = unix.Seek(fd, off, whence); return err })
 	return got, err
+}
+
+// dataMergeGap is the widest hole the scanner's data map keeps inside one
+// extent: the default chunk size, since extents closer than a chunk would
+// share units anyway. The sender still skips such a hole (DataExtents).
+const dataMergeGap = 4 << 20
+
+// minMappedSize is the smallest sparse file the scanner maps. Below it the
+// extents would merge into about one anyway, the plan packs such files
+// whole, and file systems that keep small files inline (no blocks, so
+// "sparse") would pay an open per file for nothing.
+const minMappedSize = dataMergeGap
+
+// dataMap lists where the data of a regular file of size bytes is, for
+// Entry.Data: extents closer than dataMergeGap merged and, when more than
+// MaxDataExtents remain, the gap doubled until they fit, so the list is
+// bounded whatever the file's layout. It returns nil when the map says
+// nothing a plan could use: the file system cannot tell (no SEEK_DATA, as
+// DataExtents), or the data covers the whole file. An all-hole file gives
+// an empty, non-nil list.
+func dataMap(fd int, size int64) ([]Extent, error) {
+	out := []Extent{}
+	gap := int64(dataMergeGap)
+	add := func(x Extent) {
+		out = appendMerged(out, x, gap)
+		for len(out) > MaxDataExtents {
+			gap *= 2
+			out = mergeExtents(out, gap)
+		}
+	}
+	for pos := int64(0); pos < size; {
+		data, err := seek(fd, pos, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // only a hole (or EOF) from pos on
+		}
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if data >= size {
+			break
+		}
+		hole, err := seek(fd, data, unix.SEEK_HOLE)
+		if errors.Is(err, unix.ENXIO) {
+			break // truncated under us: the sender will see the change
+		}
+		if err != nil {
+			return nil, err
+		}
+		if data < pos || hole <= data {
+			return nil, nil // a file system that answers nonsense
+		}
+		hole = min(hole, size)
+		add(Extent{Off: data, Len: hole - data})
+		pos = hole
+	}
+	if len(out) == 1 && out[0].Off == 0 && out[0].Len == size {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// mergeExtents merges, in place, sorted extents apart by less than gap.
+func mergeExtents(xs []Extent, gap int64) []Extent {
+	out := xs[:0]
+	for _, x := range xs {
+		out = appendMerged(out, x, gap)
+	}
+	return out
+}
+
+// appendMerged appends x, which starts after the last extent of xs, or
+// extends that one to cover x when less than gap lies between them.
+func appendMerged(xs []Extent, x Extent, gap int64) []Extent {
+	if n := len(xs); n > 0 && x.Off-(xs[n-1].Off+xs[n-1].Len) < gap {
+		xs[n-1].Len = x.Off + x.Len - xs[n-1].Off
+		return xs
+	}
+	return append(xs, x)
+}
+
+// mapData fills e.Data for a sparse regular file of at least
+// minMappedSize bytes (not for a hardlink to one met before: its data is
+// not sent), from the file at name in directory dirfd whose lstat is st.
+// It opens the name with O_NOFOLLOW (and O_NONBLOCK: never wait on a FIFO
+// swapped in) and maps it only if the descriptor is still the inode st
+// describes. A file that cannot be opened, was replaced or cannot be
+// mapped (an I/O error) keeps Data nil and is planned by its size, as a
+// dense one: slower, never wrong (its sender finds what happened).
+func mapData(dirfd int, name string, st *unix.Stat_t, e *Entry) {
+	if e.Kind != KindFile || !e.Sparse || e.Size < minMappedSize || e.LinkOf != "" {
+		return
+	}
+	var fd int
+	err := eintr(func() (err error) {
+		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	var now unix.Stat_t
+	if err := eintr(func() error { return unix.Fstat(fd, &now) }); err != nil ||
+		now.Mode&unix.S_IFMT != unix.S_IFREG || now.Dev != st.Dev || now.Ino != st.Ino {
+		return
+	}
+	if data, err := dataMap(fd, e.Size); err == nil {
+		e.Data = data
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func assertSameTree(t *testing.T, src, dst *Volume, srcDir, dstDir string) {
 			t.Errorf("%q missing on the target", w.Path)
 			continue
 		}
-		if g != w {
+		if !reflect.DeepEqual(g, w) {
 			t.Errorf("%q differs:\n source %+v\n target %+v", w.Path, w, g)
 		}
 		if w.Kind == KindFile {

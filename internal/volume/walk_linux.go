@@ -24,7 +24,9 @@ import (
 // relative to sub and whether it is a directory; false excludes a file or
 // prunes a directory. A file that vanishes between readdir and lstat is
 // reported with Skip "vanished during scan". A directory that cannot be
-// read is an error naming it. Memory is bounded by the names of the
+// read is an error naming it. A sparse file of at least 4 MiB is opened
+// (O_NOFOLLOW) and its data mapped with SEEK_DATA/SEEK_HOLE into Data,
+// bounded by MaxDataExtents. Memory is bounded by the names of the
 // directories on the current path and by the inodes with several links
 // whose other links have not been met yet.
 func (v *Volume) Walk(ctx context.Context, sub string, match func(rel string, isDir bool) bool, fn func(Entry) error) error {
@@ -139,6 +141,7 @@ func (w *walker) child(parent *os.File, prel, name string) error {
 		}
 	case KindFile:
 		w.hardlink(&e, &st)
+		_ = withFd(parent, func(fd int) error { mapData(fd, name, &st, &e); return nil })
 	case KindDir:
 		return w.subdir(parent, rel, name)
 	}
