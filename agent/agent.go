@@ -24,20 +24,19 @@ import (
 
 // Agent is a running leptond.
 type Agent struct {
-	cfg         *config.Config
-	log         *slog.Logger
-	endpoint    *transport.Endpoint
-	cluster     *cluster.Cluster
-	mover       *mover
-	leaderCalls map[string]leaderCall
-	api         *http.Server
-	apiLn       net.Listener
+	cfg      *config.Config
+	log      *slog.Logger
+	endpoint *transport.Endpoint
+	cluster  *cluster.Cluster
+	mover    *mover
+	api      *http.Server
+	apiLn    net.Listener
 }
 
 // New binds the agent's ports and starts its cluster membership. Nothing
 // is served until Run.
 func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
-	a := &Agent{cfg: cfg, log: log, leaderCalls: map[string]leaderCall{}}
+	a := &Agent{cfg: cfg, log: log}
 	volumes, err := openVolumes(cfg)
 	if err != nil {
 		return nil, err
@@ -80,10 +79,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		QUICAddr:         cfg.QUICAddr(),
 		APIAddr:          cfg.APIAddr(),
 		GossipKey:        cfg.GossipKey,
+		APIToken:         cfg.Token,
 		GossipProfile:    cfg.GossipProfile,
 		Join:             cfg.Join,
 		Volumes:          declared,
 		ReconnectTimeout: cfg.ReconnectTimeout.Duration,
+		LeaderWork:       func(ctx context.Context) { a.schedule(ctx) },
 		Network:          rpcNetwork{ep},
 		Logger:           log,
 	})
@@ -94,11 +95,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	cl.Store(c)
 	a.cluster = c
 	a.mover = newMover(a, volumes)
-	a.handleOnLeader(rpcJobSubmit, a.submitJob)
-	a.handleOnLeader(rpcJobState, a.changeJobState)
-	a.handleOnLeader(rpcManifest, a.acceptManifest)
-	a.handleOnLeader(rpcProgress, a.acceptProgress)
-	a.handleOnLeader(rpcJobNote, a.noteJob)
+	c.HandleLeader(rpcJobSubmit, a.submitJob)
+	c.HandleLeader(rpcJobState, a.changeJobState)
+	c.HandleLeader(rpcManifest, a.acceptManifest)
+	c.HandleLeader(rpcProgress, a.acceptProgress)
+	c.HandleLeader(rpcJobNote, a.noteJob)
 	a.registerDrills()
 	ln, err := net.Listen("tcp", cfg.APIAddr())
 	if err != nil {
@@ -131,7 +132,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	a.cluster.Start()
 	g.Go(func() error { a.mover.run(gctx); return nil })
-	g.Go(func() error { a.schedule(gctx); return nil })
 	a.log.Info("agent started", "node", a.cfg.NodeName, "side", a.cfg.Side,
 		"gossip", a.cfg.GossipAddr(), "quic", a.cfg.QUICAddr(), "api", a.cfg.APIAddr())
 	g.Go(func() error {

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/leptonmesh/lepton/cluster"
 	"github.com/leptonmesh/lepton/internal/api"
 )
 
@@ -18,13 +19,20 @@ const (
 	transferLeaderMax = 10 * time.Second
 )
 
-var errDrillsOff = &apiError{Status: http.StatusForbidden,
-	Msg: "drills are off on this agent: set `drills: true` in its config (and an API token) to allow them"}
+var errDrillsOff = refuseDrill("drills are off on this agent: set `drills: true` in its config (and an API token) to allow them")
+
+// drillArgs is what a drill call carries: the operator's API token, which
+// the agent that acts checks against its own.
+type drillArgs struct {
+	Token string `json:"token"`
+}
 
 // drillRoutes adds the failover-drill endpoints. A crash drill kills the
 // named agent the hard way (SIGKILL: no graceful leave), as a VM dying
-// would; the agent must allow drills in its own config, and the API must
-// have a token, so no one crashes production agents by accident.
+// would. The agent that acts (the one crashing, or the leader handing over
+// leadership) checks the drill itself: it must allow drills in its own
+// config and hold an API token, and the call must carry that token, so no
+// one crashes production agents by accident, and no member can on its own.
 func (a *Agent) drillRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/drill/crash", func(w http.ResponseWriter, r *http.Request) {
 		var req api.DrillCrash
@@ -32,27 +40,19 @@ func (a *Agent) drillRoutes(mux *http.ServeMux) {
 			writeError(w, http.StatusBadRequest, errors.New(`body must be {"node": "NAME"}`))
 			return
 		}
-		if a.cfg.Token == "" {
-			writeError(w, http.StatusForbidden, errors.New("drills need an API token: set api_token or api_token_file on the agents"))
-			return
-		}
 		var res api.DrillCrashResult
 		var err error
 		if req.Node == a.cfg.NodeName {
-			res, err = a.crashSoon()
+			res, err = a.crashSoon(cluster.Caller{Node: a.cfg.NodeName, Token: bearer(r)})
 		} else {
 			var addr string
 			if addr, err = a.quicAddr(req.Node); err != nil {
 				writeError(w, http.StatusNotFound, err)
 				return
 			}
-			var env envelope
-			if err = a.endpoint.Call(r.Context(), addr, req.Node, rpcDrillCrash, struct{}{}, &env); err == nil {
-				if env.Error != "" {
-					err = &apiError{Status: env.Status, Msg: env.Error}
-				} else {
-					err = json.Unmarshal(env.Body, &res)
-				}
+			var reply drillReply
+			if err = a.endpoint.Call(r.Context(), addr, req.Node, rpcDrillCrash, drillArgs{Token: bearer(r)}, &reply); err == nil {
+				res, err = reply.result()
 			}
 		}
 		if err != nil {
@@ -62,12 +62,8 @@ func (a *Agent) drillRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusAccepted, res)
 	})
 	mux.HandleFunc("POST /v1/drill/transfer-leader", func(w http.ResponseWriter, r *http.Request) {
-		if a.cfg.Token == "" {
-			writeError(w, http.StatusForbidden, errors.New("drills need an API token: set api_token or api_token_file on the agents"))
-			return
-		}
 		var res api.LeaderTransfer
-		if err := a.onLeader(r.Context(), rpcDrillTransfer, struct{}{}, &res); err != nil {
+		if err := a.asOperator(r, rpcDrillTransfer, struct{}{}, &res); err != nil {
 			writeError(w, statusOf(err), err)
 			return
 		}
@@ -75,33 +71,71 @@ func (a *Agent) drillRoutes(mux *http.ServeMux) {
 	})
 }
 
+// drillReply is a crash drill's answer over QUIC.
+type drillReply struct {
+	Status int                  `json:"status,omitempty"`
+	Error  string               `json:"error,omitempty"`
+	Result api.DrillCrashResult `json:"result"`
+}
+
+func (d drillReply) result() (api.DrillCrashResult, error) {
+	if d.Error != "" {
+		return api.DrillCrashResult{}, cluster.Errorf(d.Status, "%s", d.Error)
+	}
+	return d.Result, nil
+}
+
 func (a *Agent) registerDrills() {
-	a.endpoint.HandleRPC(rpcDrillCrash, func(ctx context.Context, peer string, _ json.RawMessage) (any, error) {
-		return wrap(a.crashSoon()), nil
+	a.endpoint.HandleRPC(rpcDrillCrash, func(ctx context.Context, peer string, req json.RawMessage) (any, error) {
+		var args drillArgs
+		if err := json.Unmarshal(req, &args); err != nil {
+			return drillReply{Status: http.StatusBadRequest, Error: "decode drill: " + err.Error()}, nil
+		}
+		res, err := a.crashSoon(cluster.Caller{Node: peer, Token: args.Token})
+		if err != nil {
+			return drillReply{Status: statusOf(err), Error: err.Error()}, nil
+		}
+		return drillReply{Result: res}, nil
 	})
-	a.handleOnLeader(rpcDrillTransfer, func(ctx context.Context, _ json.RawMessage) (any, error) {
-		from := a.cfg.NodeName
+	a.cluster.HandleLeader(rpcDrillTransfer, func(ctx context.Context, from cluster.Caller, _ json.RawMessage) (any, error) {
+		if err := a.checkDrill(from, rpcDrillTransfer); err != nil {
+			return nil, err
+		}
+		from0 := a.cfg.NodeName
 		term := a.cluster.Raft().CurrentTerm()
 		if err := a.cluster.Raft().LeadershipTransfer().Error(); err != nil {
 			return nil, conflict("leadership transfer failed: %v", err)
 		}
 		deadline := time.Now().Add(transferLeaderMax)
 		for time.Now().Before(deadline) {
-			if to, _, err := a.cluster.Leader(); err == nil && to != from {
-				return api.LeaderTransfer{From: from, To: to, Term: a.cluster.Raft().CurrentTerm()}, nil
+			if to, _, err := a.cluster.Leader(); err == nil && to != from0 {
+				return api.LeaderTransfer{From: from0, To: to, Term: a.cluster.Raft().CurrentTerm()}, nil
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		return api.LeaderTransfer{From: from, Term: term}, nil
+		return api.LeaderTransfer{From: from0, Term: term}, nil
 	})
 }
 
-// crashSoon answers, then kills this process with SIGKILL, if drills are on.
-func (a *Agent) crashSoon() (api.DrillCrashResult, error) {
-	if !a.cfg.Drills {
-		return api.DrillCrashResult{}, errDrillsOff
+// checkDrill authorises a drill on the agent that acts: drills on in its
+// config, an API token configured, and the caller presenting it.
+func (a *Agent) checkDrill(from cluster.Caller, method string) error {
+	switch {
+	case !a.cfg.Drills:
+		return errDrillsOff
+	case a.cfg.Token == "":
+		return refuseDrill("drills need an API token: set api_token or api_token_file on the agents")
 	}
-	a.log.Warn("drill: crashing on purpose (SIGKILL, no graceful leave)")
+	return a.cluster.CheckOperator(from, method)
+}
+
+// crashSoon answers, then kills this process with SIGKILL, if the drill is
+// allowed here.
+func (a *Agent) crashSoon(from cluster.Caller) (api.DrillCrashResult, error) {
+	if err := a.checkDrill(from, rpcDrillCrash); err != nil {
+		return api.DrillCrashResult{}, err
+	}
+	a.log.Warn("drill: crashing on purpose (SIGKILL, no graceful leave)", "asked_by", from.Node)
 	go func() {
 		time.Sleep(crashAfterAnswer)
 		_ = syscall.Kill(syscall.Getpid(), syscall.SIGKILL)

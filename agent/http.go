@@ -36,7 +36,7 @@ func (a *Agent) routes() http.Handler {
 		writeJSON(w, http.StatusOK, peers)
 	})
 	mux.HandleFunc("POST /v1/members/{name}/force-leave", func(w http.ResponseWriter, r *http.Request) {
-		res, err := a.cluster.ForceLeave(r.Context(), r.PathValue("name"))
+		res, err := a.cluster.ForceLeave(r.Context(), bearer(r), r.PathValue("name"))
 		if err != nil {
 			writeError(w, cluster.StatusOf(err), err)
 			return

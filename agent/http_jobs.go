@@ -22,7 +22,7 @@ func (a *Agent) jobRoutes(mux *http.ServeMux) {
 			return
 		}
 		var res api.JobSubmitted
-		if err := a.onLeader(r.Context(), rpcJobSubmit, json.RawMessage(body), &res); err != nil {
+		if err := a.asOperator(r, rpcJobSubmit, json.RawMessage(body), &res); err != nil {
 			writeError(w, statusOf(err), err)
 			return
 		}
@@ -46,7 +46,7 @@ func (a *Agent) jobRoutes(mux *http.ServeMux) {
 			if state == plan.JobRunning {
 				c.Reason = ""
 			}
-			if err := a.onLeader(r.Context(), rpcJobState, c, &res); err != nil {
+			if err := a.asOperator(r, rpcJobState, c, &res); err != nil {
 				writeError(w, statusOf(err), err)
 				return
 			}

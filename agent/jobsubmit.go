@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/leptonmesh/lepton/cluster"
 	"github.com/leptonmesh/lepton/internal/api"
 	"github.com/leptonmesh/lepton/internal/jobspec"
 	"github.com/leptonmesh/lepton/internal/plan"
@@ -27,7 +29,10 @@ const (
 
 // submitJob validates a spec against the cluster and commits the job. The
 // checks that need the registry live here; the rest is Spec.Validate.
-func (a *Agent) submitJob(ctx context.Context, req json.RawMessage) (any, error) {
+func (a *Agent) submitJob(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
+	if err := a.cluster.CheckOperator(from, rpcJobSubmit); err != nil {
+		return nil, err
+	}
 	spec, err := jobspec.ParseJSON(req)
 	if err != nil {
 		return nil, badRequest("%v", err)
@@ -42,8 +47,15 @@ func (a *Agent) submitJob(ctx context.Context, req json.RawMessage) (any, error)
 		return nil, err
 	}
 	for _, j := range a.cluster.FSM().Jobs() {
-		if j.Spec.Name == spec.Name && !j.State.Ended() {
+		if j.State.Ended() {
+			continue
+		}
+		if j.Spec.Name == spec.Name {
 			return nil, conflict("name: job %q is already %s as %s; wait for it to end or choose another name", spec.Name, j.State, j.ID)
+		}
+		if sharesTarget(j, spec, targets) {
+			return nil, conflict("target.path: %s overlaps the target %s of job %s (%s, %s) on volume %s; two jobs may not write into one tree at once: wait for %s to end, or cancel it",
+				quotePath(spec.Target.Path), quotePath(j.Spec.Target.Path), j.ID, j.Spec.Name, j.State, spec.Target.Volume, j.ID)
 		}
 	}
 	id := newJobID()
@@ -147,7 +159,7 @@ func (a *Agent) apply(t plan.CommandType, v any) error {
 }
 
 // changeJobState pauses, resumes or cancels a job on the leader.
-func (a *Agent) changeJobState(ctx context.Context, req json.RawMessage) (any, error) {
+func (a *Agent) changeJobState(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
 	var c plan.JobStateChange
 	if err := json.Unmarshal(req, &c); err != nil {
 		return nil, badRequest("decode state change: %v", err)
@@ -155,6 +167,12 @@ func (a *Agent) changeJobState(ctx context.Context, req json.RawMessage) (any, e
 	job, ok := a.cluster.FSM().Job(c.ID)
 	if !ok {
 		return nil, notFound("no job %s; `leptonctl job list` shows the jobs", c.ID)
+	}
+	if err := a.mayChangeState(from, job, c.State); err != nil {
+		return nil, err
+	}
+	if len(c.Reason) > maxNoteLen {
+		return nil, badRequest("reason: %d bytes; at most %d", len(c.Reason), maxNoteLen)
 	}
 	switch {
 	case job.State.Ended():
@@ -174,13 +192,20 @@ func (a *Agent) changeJobState(ctx context.Context, req json.RawMessage) (any, e
 
 // noteJob is the leader's side of rpcJobNote: a job's reason, set by an
 // agent that sees why it cannot go on (or cleared when it can again).
-func (a *Agent) noteJob(ctx context.Context, req json.RawMessage) (any, error) {
+func (a *Agent) noteJob(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
 	var n plan.Note
 	if err := json.Unmarshal(req, &n); err != nil {
 		return nil, badRequest("decode note: %v", err)
 	}
-	if _, ok := a.cluster.FSM().Job(n.ID); !ok {
+	job, ok := a.cluster.FSM().Job(n.ID)
+	if !ok {
 		return nil, notFound("no job %s", n.ID)
+	}
+	if !slices.Contains(job.Sources, from.Node) && !slices.Contains(job.Targets, from.Node) {
+		return nil, a.cluster.Refuse(from, rpcJobNote, http.StatusForbidden, "%s is not an agent of job %s", from.Node, job.ID)
+	}
+	if len(n.Reason) > maxNoteLen {
+		return nil, badRequest("note: %d bytes; at most %d", len(n.Reason), maxNoteLen)
 	}
 	n.Time = time.Now().UnixNano()
 	return struct{}{}, a.apply(plan.CmdNote, n)

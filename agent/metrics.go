@@ -19,6 +19,7 @@ var (
 	descRaftApplied = prometheus.NewDesc("lepton_raft_applied_index", "Highest Raft log index applied to the plan.", nil, nil)
 	descRaftLast    = prometheus.NewDesc("lepton_raft_last_index", "Last Raft log index stored locally.", nil, nil)
 	descRaftPeers   = prometheus.NewDesc("lepton_raft_peers", "Other servers in the Raft configuration.", nil, nil)
+	descRaftRefused = prometheus.NewDesc("lepton_raft_streams_refused_total", "Inbound Raft streams refused: the peer may not send Raft RPCs here (not a voter of this agent's Raft configuration).", nil, nil)
 	descMembers     = prometheus.NewDesc("lepton_gossip_members", "Cluster members by status, as this agent sees them.", []string{"status"}, nil)
 	descQUICConns   = prometheus.NewDesc("lepton_quic_connections", "Open QUIC connections.", nil, nil)
 	descQUICStreams = prometheus.NewDesc("lepton_quic_streams_open", "Open QUIC streams.", nil, nil)
@@ -30,7 +31,7 @@ var (
 
 func (m metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descRaftCommit, descRaftApplied, descRaftLast,
-		descRaftPeers, descMembers, descQUICConns, descQUICStreams, descQUICRefused, descQUICFailed, descBuild} {
+		descRaftPeers, descRaftRefused, descMembers, descQUICConns, descQUICStreams, descQUICRefused, descQUICFailed, descBuild} {
 		ch <- d
 	}
 }
@@ -50,6 +51,7 @@ func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRaftApplied, prometheus.GaugeValue, float64(s.AppliedIndex))
 	ch <- prometheus.MustNewConstMetric(descRaftLast, prometheus.GaugeValue, float64(s.LastIndex))
 	ch <- prometheus.MustNewConstMetric(descRaftPeers, prometheus.GaugeValue, float64(s.NumPeers))
+	ch <- prometheus.MustNewConstMetric(descRaftRefused, prometheus.CounterValue, float64(m.a.cluster.RaftRefusals()))
 	for status, n := range s.Members {
 		ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(n), status)
 	}
@@ -67,7 +69,7 @@ func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
 func (a *Agent) metricsRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(a.mover.metrics.collectors()...)
-	reg.MustRegister(metricsCollector{a}, jobCollector{a},
+	reg.MustRegister(metricsCollector{a}, jobCollector{a}, refusalCollector{a},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
+	"github.com/leptonmesh/lepton/cluster"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/volume"
 )
@@ -145,7 +147,9 @@ func (r *reporter) flush(ctx context.Context) {
 			cctx, cancel := context.WithTimeout(ctx, reportTimeout)
 			err := r.a.onLeader(cctx, rpcProgress, p, nil)
 			cancel()
-			if err == nil || statusOf(err) == 404 { // delivered, or the job is gone
+			if err == nil || statusOf(err) == http.StatusNotFound || refusedFor(err) {
+				// Delivered, or the job is gone, or the plan gave the work
+				// to another agent meanwhile: sending it again cannot help.
 				continue
 			}
 			r.log.Debug("progress not delivered; keeping it", "job", id, "err", err)
@@ -218,14 +222,30 @@ func count(p *plan.Progress) int {
 	return len(p.Done) + len(p.Failed) + len(p.Verified) + len(p.Finalized) + len(p.Changed) + len(p.Vanished)
 }
 
-// acceptProgress is the leader's side of rpcProgress: one Raft entry per batch.
-func (a *Agent) acceptProgress(ctx context.Context, req json.RawMessage) (any, error) {
+// acceptProgress is the leader's side of rpcProgress: one Raft entry per
+// batch, holding only the reports the caller's role allows
+// (plan.AuthorizeProgress); the rest are logged, counted and dropped. A
+// legitimate agent meets a refusal only when the plan moved its work to
+// another agent meanwhile, and that agent does the work again.
+func (a *Agent) acceptProgress(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
 	var p plan.Progress
 	if err := json.Unmarshal(req, &p); err != nil {
 		return nil, badRequest("decode progress: %v", err)
 	}
-	if _, ok := a.cluster.FSM().Job(p.ID); !ok {
-		return nil, notFound("no job %s", p.ID)
+	refused, err := a.cluster.FSM().AuthorizeProgress(from.Node, &p)
+	if err != nil {
+		return nil, notFound("%v", err)
+	}
+	if len(refused) > 0 {
+		a.cluster.CountRefused(rpcProgress, len(refused))
+		a.log.Warn("peer call refused", "peer", from.Node, "method", rpcProgress, "job", p.ID,
+			"refused", len(refused), "first", refused[0].String())
+	}
+	if count(&p) == 0 && !p.MetaDone {
+		if len(refused) > 0 {
+			return nil, cluster.Errorf(http.StatusForbidden, "%s refused for %s: %s", rpcProgress, from.Node, refused[0])
+		}
+		return struct{}{}, nil
 	}
 	p.Time = time.Now().UnixNano()
 	return struct{}{}, a.apply(plan.CmdProgress, p)

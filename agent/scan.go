@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"time"
 
+	"github.com/leptonmesh/lepton/cluster"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/volume"
 )
@@ -39,7 +42,9 @@ func (m *mover) scan(ctx context.Context, j plan.Job) {
 			return errScanStopped
 		}
 		if seq >= skip {
-			if err := m.sendManifest(ctx, plan.Manifest{ID: j.ID, Seq: seq, Entries: batch, Final: final}); err != nil {
+			b := plan.Manifest{ID: j.ID, Seq: seq, Entries: batch, Final: final}
+			rogueManifest(&b)
+			if err := m.sendManifest(ctx, b); err != nil {
 				return err
 			}
 		}
@@ -51,7 +56,7 @@ func (m *mover) scan(ctx context.Context, j plan.Job) {
 	total := 0
 	err = v.Walk(ctx, j.Spec.Source.Path, match.Match, func(e volume.Entry) error {
 		batch = append(batch, e)
-		size += len(e.Path) + len(e.Target) + len(e.LinkOf) + 64
+		size += len(e.Path) + len(e.Target) + len(e.LinkOf) + 64 + 32*len(e.Data)
 		total++
 		if len(batch) >= manifestBatchEntries || size >= manifestBatchBytes {
 			return flush(false)
@@ -83,7 +88,7 @@ func (m *mover) sendManifest(ctx context.Context, b plan.Manifest) error {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err = m.a.onLeader(cctx, rpcManifest, b, nil)
 		cancel()
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || refusedFor(err) {
 			return err
 		}
 		m.log.Debug("manifest batch not accepted yet", "job", b.ID, "seq", b.Seq, "attempt", attempt, "err", err)
@@ -96,6 +101,13 @@ func (m *mover) sendManifest(ctx context.Context, b plan.Manifest) error {
 	return err
 }
 
+// refusedFor says whether the leader refused a call for what it carried
+// or who sent it (400, 403): sending it again cannot help.
+func refusedFor(err error) bool {
+	st := statusOf(err)
+	return st == http.StatusBadRequest || st == http.StatusForbidden || st == http.StatusConflict
+}
+
 // failJob asks the leader to fail a job with a reason.
 func (m *mover) failJob(ctx context.Context, id, reason string) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -105,14 +117,29 @@ func (m *mover) failJob(ctx context.Context, id, reason string) {
 	}
 }
 
-// acceptManifest is the leader's side of rpcManifest.
-func (a *Agent) acceptManifest(ctx context.Context, req json.RawMessage) (any, error) {
+// acceptManifest is the leader's side of rpcManifest: only the job's
+// scanner may send its manifest, and every batch is checked before it is
+// committed (plan.CheckManifest). A batch that would take the job past its
+// unit bound fails the job, with the reason.
+func (a *Agent) acceptManifest(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
 	var b plan.Manifest
 	if err := json.Unmarshal(req, &b); err != nil {
 		return nil, badRequest("decode manifest batch: %v", err)
 	}
-	if _, ok := a.cluster.FSM().Job(b.ID); !ok {
-		return nil, notFound("no job %s", b.ID)
+	err := a.cluster.FSM().CheckManifest(from.Node, &b)
+	switch {
+	case errors.Is(err, plan.ErrNoJob):
+		return nil, notFound("%v", err)
+	case errors.Is(err, plan.ErrTooManyUnits):
+		reason := fmt.Sprintf("scan of %s stopped: %v", b.ID, err)
+		if ferr := a.apply(plan.CmdJobState, plan.JobStateChange{ID: b.ID, State: plan.JobFailed, Reason: reason, Time: time.Now().UnixNano()}); ferr != nil {
+			return nil, ferr
+		}
+		return nil, conflict("%s", reason)
+	case errors.Is(err, plan.ErrNotYourRole):
+		return nil, a.cluster.Refuse(from, rpcManifest, http.StatusForbidden, "%v", err)
+	case err != nil:
+		return nil, a.cluster.Refuse(from, rpcManifest, http.StatusBadRequest, "%v", err)
 	}
 	b.Time = time.Now().UnixNano()
 	return struct{}{}, a.apply(plan.CmdManifest, b)

@@ -15,19 +15,21 @@ import (
 // re-assign; plan changes wake it earlier.
 const scheduleEvery = 500 * time.Millisecond
 
-// schedule is the leader's job loop: once a manifest is complete it assigns
-// the units over the live source and target agents, and whenever those
-// change it re-assigns what is not yet written.
+// schedule is the leader's job loop, run by the cluster's leadership loop
+// while this agent leads (cluster.Config.LeaderWork): once a manifest is
+// complete it assigns the units over the live source and target agents,
+// and whenever those change it re-assigns what is not yet written.
 func (a *Agent) schedule(ctx context.Context) {
 	t := time.NewTicker(scheduleEvery)
 	defer t.Stop()
 	fsm := a.cluster.FSM()
 	for {
 		changed := fsm.Changed()
-		if a.cluster.IsLeader() {
-			for _, j := range fsm.Jobs() {
-				a.scheduleJob(j)
+		for _, j := range fsm.Jobs() {
+			if ctx.Err() != nil {
+				return
 			}
+			a.scheduleJob(j)
 		}
 		select {
 		case <-ctx.Done():

@@ -35,6 +35,9 @@ type Cluster struct {
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
 	shutOnce sync.Once
+
+	leaderCalls leaderCalls   // writes the leader performs (leadercall.go)
+	refusals    refusalCounts // peer calls refused by authorisation
 }
 
 // New starts gossip (without joining) and Raft. Call Start to join,
@@ -76,7 +79,7 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	c.gossip = g
 	c.registerRPCs()
-	r, err := newRaft(&cfg, c.fsm, c.leaderCh, c.resolveQUIC)
+	r, err := newRaft(&cfg, c.fsm, c.leaderCh, c.resolveQUIC, g.isLiveServer)
 	if err != nil {
 		_ = g.ml.Shutdown()
 		return nil, err
@@ -232,7 +235,7 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	}
 	if c.inRaftConfig() {
 		rctx, cancel := context.WithTimeout(ctx, wait)
-		_, err := c.forward(rctx, rpcLeave, nameArgs{Name: c.cfg.NodeName})
+		err := c.OnLeader(rctx, rpcLeave, "", nameArgs{Name: c.cfg.NodeName}, nil)
 		cancel()
 		if err != nil {
 			c.log.Warn("leader did not take this agent out of raft; it will when gossip reports the leave", "err", err)

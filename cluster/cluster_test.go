@@ -186,10 +186,10 @@ func TestInProcessMeshPromotesForcesOutAndReaps(t *testing.T) {
 
 	// A live member cannot be forced out.
 	follower := m.nodes["f"]
-	if _, err := follower.ForceLeave(context.Background(), "e"); StatusOf(err) != 409 {
+	if _, err := follower.ForceLeave(context.Background(), "", "e"); StatusOf(err) != 409 {
 		t.Errorf("force-leave of a live member: %v (status %d)", err, StatusOf(err))
 	}
-	if _, err := follower.ForceLeave(context.Background(), "nobody"); StatusOf(err) != 404 {
+	if _, err := follower.ForceLeave(context.Background(), "", "nobody"); StatusOf(err) != 404 {
 		t.Errorf("force-leave of an unknown member: %v (status %d)", err, StatusOf(err))
 	}
 
@@ -209,7 +209,7 @@ func TestInProcessMeshPromotesForcesOutAndReaps(t *testing.T) {
 			return ""
 		})
 	}
-	res, err := follower.ForceLeave(context.Background(), victim) // forwarded to the leader over QUIC
+	res, err := follower.ForceLeave(context.Background(), "", victim) // forwarded to the leader over QUIC
 	if err != nil || !res.Removed {
 		t.Fatalf("force-leave %s: %+v, %v", victim, res, err)
 	}

@@ -14,9 +14,11 @@ import (
 
 // Network is what the cluster needs from the QUIC transport: a Raft stream
 // layer, agent RPCs, and a way to forget a failed peer's connections.
-// *transport.Endpoint implements it.
+// *transport.Endpoint implements it. RaftLayer's allow sees the verified
+// peer name of every inbound Raft stream before Raft does; an error
+// refuses the stream (raftauth.go decides).
 type Network interface {
-	RaftLayer(advertise net.Addr, resolve func(addr string) (peerName string, err error)) raft.StreamLayer
+	RaftLayer(advertise net.Addr, resolve func(addr string) (peerName string, err error), allow func(peer string) error) raft.StreamLayer
 	HandleRPC(method string, fn func(ctx context.Context, peer string, req json.RawMessage) (any, error))
 	Call(ctx context.Context, addr, peerName, method string, req, resp any) error
 	DropPeer(addr string)
@@ -41,9 +43,19 @@ type Config struct {
 	GossipProfile string // "lan" or "wan"
 	Join          []string
 
+	// APIToken is the agents' shared API token: operator calls forwarded
+	// to the leader (submit, cancel, force-leave, drills) must carry it.
+	APIToken string
+
 	Volumes          []plan.Volume
 	ReconnectTimeout time.Duration // failed members are reaped after this
 	PromoteAfter     time.Duration // a non-voter is promoted after being healthy this long
+
+	// LeaderWork is work only the leader does (the scheduler of jobs). The
+	// leadership loop starts it once its barrier has made the plan current,
+	// and cancels its context, waiting for it to return, when leadership
+	// is lost: Consul's establishLeadership / revokeLeadership.
+	LeaderWork func(ctx context.Context)
 
 	Network Network
 	Logger  *slog.Logger

@@ -50,8 +50,9 @@ func (c *Cluster) monitorLeadership(ctx context.Context) {
 	}
 }
 
-// leaderLoop establishes leadership (a barrier so the FSM is current), then
-// reconciles membership on every gossip event and on a timer.
+// leaderLoop establishes leadership (a barrier so the FSM is current),
+// starts the leader's own work (Config.LeaderWork), then reconciles
+// membership on every gossip event and on a timer, until ctx ends.
 func (c *Cluster) leaderLoop(ctx context.Context) {
 	lead := &leaderState{failedSince: map[string]time.Time{}, addedAt: map[string]time.Time{}}
 	for ctx.Err() == nil {
@@ -70,6 +71,14 @@ func (c *Cluster) leaderLoop(ctx context.Context) {
 		if err := c.apply(plan.CmdSetClusterID, plan.SetClusterID{ID: newClusterID()}); err != nil {
 			c.log.Warn("name the cluster", "err", err)
 		}
+	}
+	if work := c.cfg.LeaderWork; work != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			work(ctx)
+		}()
+		defer func() { <-done }() // ctx is cancelled first: leadership is being revoked
 	}
 	tick := time.NewTicker(reconcileInterval)
 	defer tick.Stop()

@@ -22,6 +22,7 @@ type raftNode struct {
 	store     *raftboltdb.BoltStore
 	transport *raft.NetworkTransport
 	layer     raft.StreamLayer // the transport's streams, which shutdown aborts
+	auth      *raftAuth        // which peers may open Raft streams to us
 	hadState  bool             // state existed on disk when the agent started
 }
 
@@ -42,7 +43,11 @@ func raftTimings(c *raft.Config, profile string) {
 	c.CommitTimeout = 20 * time.Millisecond
 }
 
-func newRaft(cfg *Config, fsm *plan.FSM, notify chan bool, resolve func(string) (string, error)) (*raftNode, error) {
+// newRaft opens the Raft stores and starts Raft over the transport's
+// stream layer. resolve names the node at a QUIC address (for dials);
+// isServer says whether gossip shows a node alive with the server flag (for
+// the inbound streams raftAuth lets in).
+func newRaft(cfg *Config, fsm *plan.FSM, notify chan bool, resolve func(string) (string, error), isServer func(string) bool) (*raftNode, error) {
 	dir := filepath.Join(cfg.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create raft directory: %w", err)
@@ -82,25 +87,31 @@ func newRaft(cfg *Config, fsm *plan.FSM, notify chan bool, resolve func(string) 
 	if cfg.GossipProfile == "wan" {
 		ioTimeout = 10 * time.Second
 	}
-	layer := cfg.Network.RaftLayer(advertise, resolve)
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeName) // the node name: what the peers' certificates name
+	rc.Logger = hlog
+	rc.NotifyCh = notify
+	raftTimings(rc, cfg.GossipProfile)
+	// Inbound streams: only voters of our configuration (see raftauth.go).
+	// Ten election timeouts without a leader (8 s LAN, 30 s WAN) is far
+	// beyond a failover, so only an agent left behind by a stale
+	// configuration ever falls back to trusting gossip's servers.
+	auth := &raftAuth{self: cfg.NodeName, grace: 10 * rc.ElectionTimeout, isServer: isServer}
+	layer := cfg.Network.RaftLayer(advertise, resolve, auth.allow)
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  layer,
 		MaxPool: 3,
 		Timeout: ioTimeout,
 		Logger:  hlog,
 	})
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.NodeName)
-	rc.Logger = hlog
-	rc.NotifyCh = notify
-	raftTimings(rc, cfg.GossipProfile)
 	r, err := raft.NewRaft(rc, fsm, logs, store, snaps, trans)
 	if err != nil {
 		trans.Close()
 		store.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	return &raftNode{raft: r, store: store, transport: trans, layer: layer, hadState: hadState}, nil
+	auth.start(r)
+	return &raftNode{raft: r, store: store, transport: trans, layer: layer, auth: auth, hadState: hadState}, nil
 }
 
 func (n *raftNode) shutdown() error {

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -27,39 +26,6 @@ type bootstrapCheck struct {
 	Set      []string `json:"set"`
 }
 
-// writeReply is the answer to a forwarded write: the leader's result, or
-// the HTTP status and message of its error, so a follower answers its API
-// client exactly as the leader would have.
-type writeReply struct {
-	Status     int                   `json:"status,omitempty"`
-	Error      string                `json:"error,omitempty"`
-	ForceLeave *api.ForceLeaveResult `json:"force_leave,omitempty"`
-}
-
-// StatusError is an error with the HTTP status the API should answer with.
-type StatusError struct {
-	Status int
-	Msg    string
-}
-
-func (e *StatusError) Error() string { return e.Msg }
-
-// StatusOf maps an error from this package to an HTTP status, for the API.
-func StatusOf(err error) int {
-	var se *StatusError
-	switch {
-	case errors.As(err, &se):
-		return se.Status
-	case errors.Is(err, ErrUnknownMember):
-		return http.StatusNotFound
-	case errors.Is(err, ErrMemberAlive):
-		return http.StatusConflict
-	case errors.Is(err, ErrNoLeader):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 func (c *Cluster) registerRPCs() {
 	n := c.cfg.Network
 	n.HandleRPC(rpcBootstrapCheck, func(ctx context.Context, peer string, _ json.RawMessage) (any, error) {
@@ -69,68 +35,35 @@ func (c *Cluster) registerRPCs() {
 	n.HandleRPC(rpcNodeInfo, func(ctx context.Context, peer string, _ json.RawMessage) (any, error) {
 		return c.self, nil
 	})
-	for _, method := range []string{rpcForceLeave, rpcLeave} {
-		n.HandleRPC(method, func(ctx context.Context, peer string, req json.RawMessage) (any, error) {
-			var a nameArgs
-			if err := json.Unmarshal(req, &a); err != nil {
-				return nil, fmt.Errorf("decode %s: %w", method, err)
-			}
-			if method == rpcLeave && a.Name != peer {
-				return nil, fmt.Errorf("%s may not leave on behalf of %s", peer, a.Name)
-			}
-			reply, err := c.write(ctx, method, a)
-			if err != nil {
-				reply = writeReply{Status: StatusOf(err), Error: err.Error()}
-			}
-			return reply, nil
-		})
-	}
-}
-
-// forward runs a write on the leader: locally when this agent leads,
-// otherwise as an RPC to the leader over QUIC.
-func (c *Cluster) forward(ctx context.Context, method string, args nameArgs) (writeReply, error) {
-	name, addr, err := c.Leader()
-	if err != nil {
-		return writeReply{}, err
-	}
-	if name == c.cfg.NodeName {
-		return c.write(ctx, method, args)
-	}
-	var reply writeReply
-	if err := c.cfg.Network.Call(ctx, addr, name, method, args, &reply); err != nil {
-		return reply, fmt.Errorf("forward %s to leader %s: %w", method, name, err)
-	}
-	if reply.Error != "" {
-		return reply, &StatusError{Status: reply.Status, Msg: reply.Error}
-	}
-	return reply, nil
-}
-
-// write performs a leader-only write.
-func (c *Cluster) write(ctx context.Context, method string, a nameArgs) (writeReply, error) {
-	if !c.IsLeader() {
-		return writeReply{}, ErrNoLeader
-	}
-	switch method {
-	case rpcForceLeave:
-		res, err := c.forceLeaveLocal(ctx, a.Name)
-		return writeReply{ForceLeave: &res}, err
-	case rpcLeave:
-		return writeReply{}, c.removeLeaving(ctx, a.Name)
-	}
-	return writeReply{}, fmt.Errorf("unknown write %s", method)
+	c.HandleLeader(rpcForceLeave, func(ctx context.Context, from Caller, req json.RawMessage) (any, error) {
+		var a nameArgs
+		if err := json.Unmarshal(req, &a); err != nil {
+			return nil, Errorf(http.StatusBadRequest, "decode %s: %v", rpcForceLeave, err)
+		}
+		if err := c.CheckOperator(from, rpcForceLeave); err != nil {
+			return nil, err
+		}
+		return c.forceLeaveLocal(ctx, a.Name)
+	})
+	c.HandleLeader(rpcLeave, func(ctx context.Context, from Caller, req json.RawMessage) (any, error) {
+		var a nameArgs
+		if err := json.Unmarshal(req, &a); err != nil {
+			return nil, Errorf(http.StatusBadRequest, "decode %s: %v", rpcLeave, err)
+		}
+		if a.Name != from.Node {
+			return nil, c.Refuse(from, rpcLeave, http.StatusForbidden, "an agent may leave only on its own behalf, not for %s", a.Name)
+		}
+		return struct{}{}, c.removeLeaving(ctx, a.Name)
+	})
 }
 
 // ForceLeave removes a failed member from the Raft configuration and marks
-// it left in the registry, on the leader (forwarded when needed).
-func (c *Cluster) ForceLeave(ctx context.Context, name string) (api.ForceLeaveResult, error) {
-	reply, err := c.forward(ctx, rpcForceLeave, nameArgs{Name: name})
-	if err != nil {
-		return api.ForceLeaveResult{}, err
+// it left in the registry, on the leader (forwarded when needed). token is
+// the operator's API token.
+func (c *Cluster) ForceLeave(ctx context.Context, token, name string) (api.ForceLeaveResult, error) {
+	res := api.ForceLeaveResult{Name: name}
+	if err := c.OnLeader(ctx, rpcForceLeave, token, nameArgs{Name: name}, &res); err != nil {
+		return api.ForceLeaveResult{}, fmt.Errorf("force-leave %s: %w", name, err)
 	}
-	if reply.ForceLeave == nil {
-		return api.ForceLeaveResult{Name: name}, nil
-	}
-	return *reply.ForceLeave, nil
+	return res, nil
 }

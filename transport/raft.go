@@ -15,6 +15,7 @@ type raftLayer struct {
 	ep        *Endpoint
 	advertise net.Addr
 	resolve   func(addr string) (string, error)
+	allow     func(peer string) error // nil: every authorised peer
 	conns     chan *Stream
 	done      chan struct{}
 	closeOnce sync.Once
@@ -46,13 +47,19 @@ func (c *raftConn) Close() error {
 // returns advertise (Raft's own server address). Dial asks resolve which
 // node lives at a Raft address (the gossip directory) and refuses addresses
 // it does not know, so Raft only talks to certificates named as gossip says.
-// Accept returns inbound Raft streams. Close stops Accept; it does not close
-// the Endpoint. Call it once, before Serve.
-func (e *Endpoint) RaftLayer(advertise net.Addr, resolve func(addr string) (peerName string, err error)) raft.StreamLayer {
+// Accept returns inbound Raft streams whose peer allow accepts: allow gets
+// the stream's verified peer name before Raft sees a byte of it, and a
+// stream it refuses is reset at once, logged at warn ("raft stream
+// refused", with the peer and the reason) and never reaches Accept; a nil
+// allow accepts every peer Config.Authorize let in. allow runs on the
+// stream's own goroutine and should not block. Close stops Accept; it does
+// not close the Endpoint. Call it once, before Serve.
+func (e *Endpoint) RaftLayer(advertise net.Addr, resolve func(addr string) (peerName string, err error), allow func(peer string) error) raft.StreamLayer {
 	l := &raftLayer{
 		ep:        e,
 		advertise: advertise,
 		resolve:   resolve,
+		allow:     allow,
 		conns:     make(chan *Stream),
 		done:      make(chan struct{}),
 		dialed:    map[*raftConn]struct{}{},
@@ -62,9 +69,17 @@ func (e *Endpoint) RaftLayer(advertise net.Addr, resolve func(addr string) (peer
 	return l
 }
 
-// hand passes an inbound stream to Accept. The number of streams waiting
-// here is bounded by the peers' stream limits.
+// hand passes an inbound stream to Accept once allow has accepted its peer.
+// The number of streams waiting here is bounded by the peers' stream limits.
 func (l *raftLayer) hand(s *Stream) {
+	if l.allow != nil {
+		if err := l.allow(s.Peer()); err != nil {
+			s.abort() // the peer's Raft fails at once, not at its I/O timeout
+			_ = s.Close()
+			l.ep.log.Warn("raft stream refused", "peer", s.Peer(), "remote", s.RemoteAddr().String(), "reason", err.Error())
+			return
+		}
+	}
 	select {
 	case l.conns <- s:
 	case <-l.done:

@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,7 +70,7 @@ func TestRaftElectsALeaderAndReplicatesOverQUIC(t *testing.T) {
 	fsms := make([]*logFSM, len(nodes))
 	layers := make([]raft.StreamLayer, len(nodes))
 	for i, n := range nodes {
-		layer := n.RaftLayer(n.Addr(), resolve)
+		layer := n.RaftLayer(n.Addr(), resolve, nil)
 		layers[i] = layer
 		trans := raft.NewNetworkTransport(layer, 3, 5*time.Second, io.Discard)
 		conf := raft.DefaultConfig()
@@ -127,9 +130,9 @@ func TestAbortFailsOpenRaftStreamsAndLaterDials(t *testing.T) {
 	directory := map[string]string{}
 	resolve := func(addr string) (string, error) { return directory[addr], nil }
 	var mute raft.StreamLayer
-	n2 := startNode(t, ca.identity("n2"), Config{}, func(e *Endpoint) { mute = e.RaftLayer(e.Addr(), resolve) })
+	n2 := startNode(t, ca.identity("n2"), Config{}, func(e *Endpoint) { mute = e.RaftLayer(e.Addr(), resolve, nil) })
 	var layer raft.StreamLayer
-	n1 := startNode(t, ca.identity("n1"), Config{}, func(e *Endpoint) { layer = e.RaftLayer(e.Addr(), resolve) })
+	n1 := startNode(t, ca.identity("n1"), Config{}, func(e *Endpoint) { layer = e.RaftLayer(e.Addr(), resolve, nil) })
 	directory[n2.addr], directory[n1.addr] = "n2", "n1"
 
 	conn, err := layer.Dial(raft.ServerAddress(n2.addr), 5*time.Second)
@@ -161,4 +164,94 @@ func TestAbortFailsOpenRaftStreamsAndLaterDials(t *testing.T) {
 	if _, err := layer.Dial(raft.ServerAddress(n2.addr), 5*time.Second); err == nil {
 		t.Error("a dial after Abort succeeded")
 	}
+}
+
+// A Raft stream from a peer the allow hook refuses is reset before Raft sees
+// it, logged and never returned by Accept; one from an allowed peer is.
+func TestRaftLayerRefusesStreamsTheHookRefuses(t *testing.T) {
+	ca := newTestCA(t)
+	directory := map[string]string{}
+	resolve := func(addr string) (string, error) { return directory[addr], nil }
+	var mu sync.Mutex
+	var asked []string
+	allow := func(peer string) error {
+		mu.Lock()
+		asked = append(asked, peer)
+		mu.Unlock()
+		if peer != "voter" {
+			return errors.New("not a voter")
+		}
+		return nil
+	}
+	var target raft.StreamLayer
+	n0 := startNode(t, ca.identity("n0"), Config{}, func(e *Endpoint) { target = e.RaftLayer(e.Addr(), resolve, allow) })
+	rogue := startNode(t, ca.identity("rogue"), Config{})
+	var layer raft.StreamLayer
+	voter := startNode(t, ca.identity("voter"), Config{}, func(e *Endpoint) { layer = e.RaftLayer(e.Addr(), resolve, nil) })
+	directory[n0.addr], directory[voter.addr], directory[rogue.addr] = "n0", "voter", "rogue"
+
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := target.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+
+	// The rogue speaks the transport directly, as any holder of a cluster
+	// certificate can: the stream is reset, so its read fails at once.
+	s, err := rogue.OpenStream(testContext(t), n0.addr, "n0", KindRaft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Write([]byte("append entries")); err != nil {
+		t.Logf("write on the refused stream: %v", err) // may already see the reset
+	}
+	_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := s.Read(make([]byte, 1)); err == nil || errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		t.Errorf("read on a refused raft stream: %v, want a reset", err)
+	}
+	waitFor(t, "the refusal logged", func() bool {
+		l := n0.logs.String()
+		return strings.Contains(l, "raft stream refused") && strings.Contains(l, "peer=rogue") && strings.Contains(l, "not a voter")
+	})
+
+	// The voter's stream reaches Accept.
+	c, err := layer.Dial(raft.ServerAddress(n0.addr), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-accepted:
+		defer got.Close()
+		if p := got.(*Stream).Peer(); p != "voter" {
+			t.Fatalf("Accept returned a stream from %q, want only voter's", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the allowed stream never reached Accept")
+	}
+	select {
+	case got := <-accepted:
+		t.Errorf("Accept returned a second stream, from %q", got.(*Stream).Peer())
+	case <-time.After(100 * time.Millisecond):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(asked, []string{"rogue", "voter"}) {
+		t.Errorf("allow was asked about %v, want [rogue voter]", asked)
+	}
+}
+
+// isTimeout reports whether err is a deadline, not a reset.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

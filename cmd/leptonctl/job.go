@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -49,7 +50,9 @@ func newJobSubmitCmd(g *globals) *cobra.Command {
 		Long: `submit checks the job file, sends it to the agent (which forwards it to the
 leader) and prints the new job's id alone on stdout. A file with an unknown
 key or a bad value is refused before anything is sent, with the key and line
-named (exit 2); so is a job naming a volume or agent the cluster lacks.
+named (exit 2); so is a job naming a volume or agent the cluster lacks, one
+named like a running job, and one whose target directory overlaps a running
+job's (on the same volume of the same agent), which names that job.
 
 With --wait, submit follows the job until it ends: exit 0 when it is done,
 1 when it failed or was cancelled, with the reason on stderr.
@@ -135,7 +138,13 @@ func refusedJob(file string, err error) error {
 	for i, l := range lines {
 		lines[i] = "job " + file + ": " + strings.TrimPrefix(l, "job: ")
 	}
-	return &api.APIError{StatusCode: apiErr.StatusCode, Message: strings.Join(lines, "\n")}
+	refused := &api.APIError{StatusCode: apiErr.StatusCode, Message: strings.Join(lines, "\n")}
+	if apiErr.StatusCode == http.StatusConflict {
+		// A job named like a running one, or writing into its tree: the
+		// job file is what must change, so it is bad input too.
+		return inputError{refused}
+	}
+	return refused
 }
 
 func newJobListCmd(g *globals) *cobra.Command {

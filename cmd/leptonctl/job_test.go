@@ -76,7 +76,7 @@ func TestJobSubmitRefusedByTheAgent(t *testing.T) {
 
 	ok := writeJobFile(t, jobYAML("paused"))
 	wantExit(t, []string{"job", "submit", "-f", ok, "--addr", agent.URL}, 0)
-	wantExit(t, []string{"job", "submit", "-f", ok, "--addr", agent.URL}, 1,
+	wantExit(t, []string{"job", "submit", "-f", ok, "--addr", agent.URL}, 2,
 		"Error: job "+ok+`: name: job "paused" is already`)
 }
 

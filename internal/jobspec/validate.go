@@ -44,7 +44,7 @@ func (s *Spec) validate(p *problems) {
 	s.Source.validate(p, "source", "copy from")
 	s.Target.validate(p, "target", "copy into")
 	if s.Source.Agent != "" && s.Source.Agent == s.Target.Agent && s.Source.Volume == s.Target.Volume &&
-		validPath(s.Source.Path) && validPath(s.Target.Path) && overlap(s.Source.Path, s.Target.Path) {
+		validPath(s.Source.Path) && validPath(s.Target.Path) && PathsOverlap(s.Source.Path, s.Target.Path) {
 		p.add("target", "is the same place as source (agent %s, volume %s, paths %s and %s overlap): a job cannot copy a tree into itself",
 			truncate(s.Target.Agent), truncate(s.Target.Volume), quote(s.Source.Path), quote(s.Target.Path))
 	}
@@ -130,9 +130,9 @@ func pathProblem(p string) string {
 	return ""
 }
 
-// overlap reports whether one of two clean relative paths lies inside the
+// PathsOverlap reports whether one of two clean relative paths lies inside the
 // other ("" and "." are the root, which holds everything).
-func overlap(a, b string) bool {
+func PathsOverlap(a, b string) bool {
 	if a == "." {
 		a = ""
 	}

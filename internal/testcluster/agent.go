@@ -76,9 +76,17 @@ func (a *Agent) Start() {
 	}
 	a.starts++
 	fmt.Fprintf(logf, "==== start %d ====\n", a.starts)
-	cmd := a.command(a.c.Bin.Leptond, "--config", a.ConfigPath)
+	bin, env := a.c.Bin.Leptond, []string{"NOTIFY_SOCKET="}
+	if a.Spec.Rogue != "" {
+		if bin, err = BuildRogue(); err != nil {
+			logf.Close()
+			a.c.t.Fatal(err)
+		}
+		env = append(env, "LEPTON_ROGUE="+a.Spec.Rogue)
+	}
+	cmd := a.command(bin, "--config", a.ConfigPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=")
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		a.c.t.Fatalf("start %s: %v", a.Spec.Name, err)

@@ -58,10 +58,46 @@ func Build() (Binaries, error) {
 	return built, buildErr
 }
 
-// Cleanup removes binaries Build made; call it from TestMain.
+var (
+	rogueOnce sync.Once
+	rogue     string
+	rogueErr  error
+)
+
+// BuildRogue compiles, once per test process, a leptond with the test-only
+// build tag rogue: an agent with a valid certificate whose hostile
+// behaviour LEPTON_ROGUE switches on (agent/rogue_on.go). Tests of
+// authorisation run it as Spec.Rogue.
+func BuildRogue() (string, error) {
+	rogueOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			rogueErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "lepton-rogue-")
+		if err != nil {
+			rogueErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-tags", "rogue", "-o", dir+"/", "./cmd/leptond")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			rogueErr = fmt.Errorf("go build -tags rogue: %v\n%s", err, out)
+			return
+		}
+		rogue = filepath.Join(dir, "leptond")
+	})
+	return rogue, rogueErr
+}
+
+// Cleanup removes binaries Build and BuildRogue made; call it from TestMain.
 func Cleanup() {
 	if os.Getenv("LEPTON_BIN_DIR") == "" && built.Leptond != "" {
 		os.RemoveAll(filepath.Dir(built.Leptond))
+	}
+	if rogue != "" {
+		os.RemoveAll(filepath.Dir(rogue))
 	}
 }
 

@@ -77,6 +77,9 @@ type Spec struct {
 	// Netns runs the agent inside a namespace of a Net (see Cluster.NewNet),
 	// on an address of its own there; nil runs it on 127.0.0.1.
 	Netns *Netns
+	// Rogue runs the leptond built with the test-only tag rogue
+	// (BuildRogue), misbehaving as this value says (LEPTON_ROGUE).
+	Rogue string
 }
 
 // Add writes the agent's certificate and config and starts it.

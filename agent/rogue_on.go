@@ -1,0 +1,23 @@
+//go:build rogue
+
+package agent
+
+import (
+	"os"
+	"strings"
+
+	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/volume"
+)
+
+// rogueManifest makes a scanner hostile, for the end-to-end tests of
+// authorisation (internal/e2e/rogue_test.go); a leptond is built so only
+// with the test-only tag rogue. With LEPTON_ROGUE holding
+// "manifest-escape", every batch gains an entry whose path climbs out of
+// the job's directories: the leader must refuse the batch.
+func rogueManifest(b *plan.Manifest) {
+	if !strings.Contains(os.Getenv("LEPTON_ROGUE"), "manifest-escape") {
+		return
+	}
+	b.Entries = append(b.Entries, volume.Entry{Path: "zz/../../escaped", Kind: volume.KindFile, Size: 6, Mode: 0o644})
+}
