@@ -20,6 +20,14 @@ const maxCachedDirs = 64
 // directory (another job's cleanup removed it while empty); callers that
 // then fail with ENOENT, or find the descriptor closed, evict it and walk
 // again (see withDir).
+//
+// A descriptor is opened by openDir, so it is a real directory reached
+// without following a symlink, and it stays that directory: a name it was
+// opened by being swapped for a symlink later is never followed through
+// it. Calls keep acting on the directory that was there (wherever it has
+// been moved to, or failing once it is removed, which evicts it and opens
+// the name afresh, where the symlink is refused). That is the same as a
+// call that had opened the directory just before the swap.
 type dirCache struct {
 	mu   sync.Mutex
 	dirs map[string]*os.File

@@ -9,9 +9,13 @@ import (
 // DirRun keeps open the directory of the last file reached through it, so
 // that a run of calls on neighbouring files (a unit packs up to a thousand
 // small files in manifest order, mostly of one directory) resolves that
-// directory through the root once, not once per file. When files are put
-// in place through a run, their directories' fsyncs are batched too: one
-// per directory when the run moves on or closes, not one per file.
+// directory once, not once per file. When files are put in place through
+// a run, their directories' fsyncs are batched too: one per directory when
+// the run moves on or closes, not one per file.
+//
+// The directory is opened without following a symlink (openDir); if its
+// name is swapped for a symlink while the run holds it, the run goes on in
+// the real directory it opened, never through the link (see dirCache).
 //
 // A run holds its descriptor only while its caller works on one unit;
 // Close it before reporting the work done. It is not safe for concurrent
@@ -63,14 +67,14 @@ func (r *DirRun) Close() error {
 
 // inParent runs fn with a descriptor of rel's parent and rel's last
 // element. Lepton's temp area goes through the volume's own cache.
-func (r *DirRun) inParent(rel string, fn func(dirfd int, name string) error) error {
+func (r *DirRun) inParent(rel string, acc access, fn func(dirfd int, name string) error) error {
 	dir := path.Dir(rel)
 	if inTempArea(dir) {
-		return r.v.inParent(rel, fn)
+		return r.v.inParent(rel, acc, fn)
 	}
 	if r.d == nil || r.rel != dir {
 		r.release()
-		d, err := r.v.openDirThroughRoot(dir)
+		d, err := r.v.openDir(dir, acc)
 		if err != nil {
 			return err
 		}

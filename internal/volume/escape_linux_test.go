@@ -2,10 +2,16 @@ package volume
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestPlantedSymlinksDoNotLeadOutside plants symlinks inside the volume
@@ -175,5 +181,300 @@ func TestPlantedTempNamesAreRefused(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
 		t.Fatalf("out exists: %v", err)
+	}
+}
+
+// refusal is the reason a write through symlink at gives.
+func refusal(at string) string {
+	return at + " is a symlink, not a directory; Lepton does not follow symlinks on the target: remove it or change the job's target path"
+}
+
+// wantRefused checks err refuses the symlink at, with the advice of a write.
+func wantRefused(t *testing.T, op string, err error, at string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s through %s succeeded", op, at)
+	} else if !strings.Contains(err.Error(), refusal(at)) {
+		t.Errorf("%s through %s: %q, want it to say %q", op, at, err, refusal(at))
+	}
+}
+
+// wantReadRefused checks err refuses a read through the symlink at.
+func wantReadRefused(t *testing.T, op string, err error, at string) {
+	t.Helper()
+	if want := at + " is a symlink, not a directory"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%s through %s: %v, want it to say %q", op, at, err, want)
+	}
+}
+
+// snapshot describes every object under dir, links not followed: kind,
+// mode, size, mtime and content, so a test sees any change at all.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	mustOK(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		s := fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		switch {
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			s += " " + string(b)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			s += " -> " + l
+		}
+		out[p] = s
+		return nil
+	}))
+	return out
+}
+
+// assertSame checks dir is as snapshot before described it.
+func assertSame(t *testing.T, dir string, before map[string]string) {
+	t.Helper()
+	after := snapshot(t, dir)
+	for p, s := range after {
+		if before[p] != s {
+			t.Errorf("%s changed: %q, was %q", p, s, before[p])
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			t.Errorf("%s is gone", p)
+		}
+	}
+}
+
+// symlinkedTarget makes a target volume holding data/ (keep.txt, sub/,
+// j/1.part, links/), dst/real.txt and the symlinked directories
+// dst/photos -> ../data (inside the volume) and dst/out -> a directory
+// outside. It returns the volume and the outside directory.
+func symlinkedTarget(t *testing.T) (dir, outside string) {
+	t.Helper()
+	outside = t.TempDir()
+	mustOK(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("outside"), 0o600))
+	mustOK(t, os.MkdirAll(filepath.Join(outside, "sub"), 0o755))
+	dir = t.TempDir()
+	for _, d := range []string{"data/sub", "data/j", "data/links", "dst"} {
+		mustOK(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	mustOK(t, os.WriteFile(filepath.Join(dir, "data/keep.txt"), []byte("keep"), 0o644))
+	mustOK(t, os.WriteFile(filepath.Join(dir, "data/j/1.part"), []byte("part"), 0o600))
+	mustOK(t, os.WriteFile(filepath.Join(dir, "dst/real.txt"), []byte("real"), 0o644))
+	mustOK(t, os.Symlink("../data", filepath.Join(dir, "dst/photos")))
+	mustOK(t, os.Symlink(outside, filepath.Join(dir, "dst/out")))
+	ts := []unix.Timespec{unix.NsecToTimespec(baseTime.UnixNano()), unix.NsecToTimespec(baseTime.UnixNano())}
+	for _, p := range []string{outside, filepath.Join(dir, "data"), filepath.Join(dir, "data/sub")} {
+		mustOK(t, unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, 0)) // so a write shows in the mtime
+	}
+	return dir, outside
+}
+
+// TestSymlinkedDirsOnTargetAreNotFollowed plants symlinked directories in
+// a target volume, one pointing inside it and one outside, and writes
+// through them with every target operation: each is refused with a reason
+// naming the link, and nothing changes where the links point.
+func TestSymlinkedDirsOnTargetAreNotFollowed(t *testing.T) {
+	bothResolvers(t, func(t *testing.T) {
+		dir, outside := symlinkedTarget(t)
+		data, out := snapshot(t, filepath.Join(dir, "data")), snapshot(t, outside)
+		v := openVolume(t, dir)
+		temp := func(id uint64) *os.File {
+			f, err := v.OpenTemp("j", id, 3)
+			mustOK(t, err)
+			mustOK(t, WriteAt(f, []byte("new"), 0))
+			return f
+		}
+		e := fileEntry(3)
+		dirE := Entry{Kind: KindDir, Mode: 0o777, MtimeNs: 1}
+		for _, at := range []string{"dst/photos", "dst/out"} {
+			temp(1).Close()
+			wantRefused(t, "FinalizeFile", v.FinalizeFile("j", 1, at+"/a.jpg", e, false), at)
+			wantRefused(t, "FinalizeFile", v.FinalizeFile("j", 1, at+"/new/a.jpg", e, false), at)
+			run := v.Run()
+			err := run.PlaceFile(temp(2), 3, "j", 2, at+"/a.jpg", e, false)
+			wantRefused(t, "PlaceFile", err, at)
+			if !errors.Is(err, ErrNotPlaced) {
+				t.Errorf("PlaceFile through %s: %v, want ErrNotPlaced", at, err)
+			}
+			mustOK(t, run.Close())
+			wantRefused(t, "MakeDir", v.MakeDir(at+"/sub", dirE, false), at)
+			wantRefused(t, "MakeDir", v.MakeDir(at+"/new/deeper", dirE, false), at)
+			wantRefused(t, "MakeDir", v.MakeDir(at, dirE, false), at) // the directory to make is the link
+			wantRefused(t, "FinalizeDir", v.FinalizeDir(at, dirE, false), at)
+			wantRefused(t, "FinalizeDir", v.FinalizeDir(at+"/sub", dirE, false), at)
+			wantRefused(t, "MakeSymlink", v.MakeSymlink(at+"/l", Entry{Kind: KindSymlink, Target: "x"}, false), at)
+			wantRefused(t, "MakeHardlink", v.MakeHardlink(at+"/h", "dst/real.txt"), at)
+			wantRefused(t, "MakeHardlink", v.MakeHardlink("dst/h", at+"/keep.txt"), at)
+			wantRefused(t, "MakeHardlink", v.MakeHardlink("dst/h", at+"/secret"), at)
+
+			// Reading back (verify) does not follow it either.
+			f, err := v.OpenRead(at + "/keep.txt")
+			if err == nil {
+				f.Close()
+			}
+			wantReadRefused(t, "OpenRead", err, at)
+			run = v.Run()
+			f, _, err = run.OpenRead(at + "/keep.txt")
+			if err == nil {
+				f.Close()
+			}
+			wantReadRefused(t, "a run's OpenRead", err, at)
+			mustOK(t, run.Close())
+			_, err = v.Lstat(at + "/keep.txt")
+			wantReadRefused(t, "Lstat", err, at)
+		}
+		for _, p := range []string{"dst/h", "dst/a.jpg"} {
+			if _, err := os.Lstat(filepath.Join(dir, p)); !os.IsNotExist(err) {
+				t.Errorf("%s exists: %v", p, err)
+			}
+		}
+		assertSame(t, filepath.Join(dir, "data"), data)
+		assertSame(t, outside, out)
+
+		// A link as the final element is replaced, never followed: by a
+		// file, and by a symlink.
+		temp(3).Close()
+		mustOK(t, v.FinalizeFile("j", 3, "dst/photos", e, false))
+		if fi, err := os.Lstat(filepath.Join(dir, "dst/photos")); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("dst/photos is not the file now: %v", err)
+		}
+		mustOK(t, v.MakeSymlink("dst/out", Entry{Kind: KindSymlink, Target: "real.txt"}, false))
+		if l, err := os.Readlink(filepath.Join(dir, "dst/out")); err != nil || l != "real.txt" {
+			t.Errorf("dst/out links to %q (%v), want real.txt", l, err)
+		}
+		assertSame(t, filepath.Join(dir, "data"), data)
+		assertSame(t, outside, out)
+	})
+}
+
+// TestSymlinkedTempAreaIsNotFollowed makes .lepton/tmp a link to a
+// directory inside the volume holding what a job's temp area would: temp
+// files, links and cleanup are refused, and nothing there changes.
+func TestSymlinkedTempAreaIsNotFollowed(t *testing.T) {
+	bothResolvers(t, func(t *testing.T) {
+		dir, _ := symlinkedTarget(t)
+		mustOK(t, os.MkdirAll(filepath.Join(dir, tempDir), 0o700))
+		mustOK(t, os.Symlink("../data", filepath.Join(dir, tmpRoot)))
+		data := snapshot(t, filepath.Join(dir, "data"))
+		v := openVolume(t, dir)
+		f, err := v.OpenTemp("j", 1, 3)
+		if err == nil {
+			f.Close()
+		}
+		wantRefused(t, "OpenTemp", err, tmpRoot)
+		wantRefused(t, "FinalizeFile", v.FinalizeFile("j", 1, "dst/x", fileEntry(4), false), tmpRoot)
+		wantRefused(t, "MakeSymlink", v.MakeSymlink("dst/l", Entry{Kind: KindSymlink, Target: "x"}, false), tmpRoot)
+		wantRefused(t, "MakeHardlink", v.MakeHardlink("dst/h", "dst/real.txt"), tmpRoot)
+		wantRefused(t, "RemoveJobTemp", v.RemoveJobTemp("j"), tmpRoot)
+		assertSame(t, filepath.Join(dir, "data"), data)
+		if l, err := os.Readlink(filepath.Join(dir, tmpRoot)); err != nil || l != "../data" {
+			t.Errorf("the planted link is now %q (%v)", l, err)
+		}
+	})
+}
+
+// TestSwappedDirectoryIsNotFollowed swaps a directory held open (the temp
+// area's cache, a run) for a symlink: calls go on in the real directory,
+// or fail once it is gone, and never land where the link points.
+func TestSwappedDirectoryIsNotFollowed(t *testing.T) {
+	dir, _ := symlinkedTarget(t)
+	v := openVolume(t, dir)
+	f, err := v.OpenTemp("k", 1, 0) // the job's temp directory is now cached
+	mustOK(t, err)
+	f.Close()
+	data := snapshot(t, filepath.Join(dir, "data"))
+	jobDir := filepath.Join(dir, filepath.Dir(TempRel("k", 1)))
+
+	// Moved away and replaced by a link: the cached directory is the moved one.
+	mustOK(t, os.Rename(jobDir, jobDir+".moved"))
+	mustOK(t, os.Symlink("../../data", jobDir))
+	f, err = v.OpenTemp("k", 2, 0)
+	mustOK(t, err)
+	f.Close()
+	if _, err := os.Lstat(filepath.Join(jobDir+".moved", "2.part")); err != nil {
+		t.Errorf("the temp file is not in the directory held: %v", err)
+	}
+	// Removed and replaced by a link: the stale descriptor is dropped and
+	// the link refused.
+	v.dirs.evict(filepath.Dir(TempRel("k", 1)))
+	mustOK(t, os.Remove(jobDir))
+	mustOK(t, os.Mkdir(jobDir, 0o700))
+	f, err = v.OpenTemp("k", 3, 0) // caches the new directory
+	mustOK(t, err)
+	f.Close()
+	mustOK(t, os.RemoveAll(jobDir))
+	mustOK(t, os.Symlink("../../data", jobDir))
+	f, err = v.OpenTemp("k", 4, 0)
+	if err == nil {
+		f.Close()
+	}
+	wantRefused(t, "OpenTemp", err, filepath.Dir(TempRel("k", 1)))
+
+	// A run holds dst while it works on a unit.
+	run := v.Run()
+	f, _, err = run.OpenRead("dst/real.txt")
+	mustOK(t, err)
+	f.Close()
+	mustOK(t, os.Rename(filepath.Join(dir, "dst"), filepath.Join(dir, "dst.moved")))
+	mustOK(t, os.Symlink("data", filepath.Join(dir, "dst")))
+	f, _, err = run.OpenRead("dst/keep.txt") // data/keep.txt if it followed
+	if err == nil {
+		f.Close()
+		t.Error("a run read through a swapped-in link")
+	}
+	mustOK(t, run.Close())
+	run = v.Run()
+	f, _, err = run.OpenRead("dst/keep.txt")
+	if err == nil {
+		f.Close()
+		t.Error("a new run read through a link")
+	}
+	mustOK(t, run.Close())
+	assertSame(t, filepath.Join(dir, "data"), data)
+}
+
+// TestWalkDoesNotDescendSymlinkedDirs: a symlinked directory in a source
+// is listed as a link and not entered, and is refused as a scan root.
+func TestWalkDoesNotDescendSymlinkedDirs(t *testing.T) {
+	dir, _ := symlinkedTarget(t)
+	v := openVolume(t, dir)
+	got := byPath(walkAll(t, v, "", nil))
+	for _, at := range []string{"dst/photos", "dst/out"} {
+		if e := got[at]; e.Kind != KindSymlink || e.Target == "" {
+			t.Errorf("%s listed as %+v, want a symlink", at, e)
+		}
+	}
+	for p := range got {
+		if strings.HasPrefix(p, "dst/photos/") || strings.HasPrefix(p, "dst/out/") {
+			t.Errorf("walk descended a link: %s", p)
+		}
+	}
+	if err := v.Walk(context.Background(), "dst/photos", nil, func(Entry) error { return nil }); err == nil {
+		t.Error("Walk of a symlinked directory succeeded")
+	}
+}
+
+// TestWalkDoesNotStartBelowASymlink scans a path whose parent is a link.
+func TestWalkDoesNotStartBelowASymlink(t *testing.T) {
+	dir, _ := symlinkedTarget(t)
+	v := openVolume(t, dir)
+	var seen []string
+	err := v.Walk(context.Background(), "dst/photos/sub", nil, func(e Entry) error { seen = append(seen, e.Path); return nil })
+	wantReadRefused(t, "Walk", err, "dst/photos")
+	if len(seen) != 0 {
+		t.Errorf("walked %v through a link", seen)
 	}
 }

@@ -121,21 +121,16 @@ func applyMeta(f *os.File, e Entry, asRoot bool, mode fs.FileMode) error {
 // MakeDir makes directory dst (and missing parents, 0755) and gives it e's
 // owner (when asRoot) and mode, plus owner rwx so that its contents can be
 // written whoever Lepton runs as; FinalizeDir sets the exact mode and the
-// mtime once the contents are in.
+// mtime once the contents are in. A symlink at dst or on the way to it is
+// refused, not followed, and so is a file.
 func (v *Volume) MakeDir(dst string, e Entry, asRoot bool) error {
 	dst, err := targetRel(dst, true)
 	if err != nil {
 		return err
 	}
-	if err := v.root.MkdirAll(dst, 0o755); err != nil {
-		if fi, lerr := v.root.Lstat(dst); lerr == nil && !fi.IsDir() {
-			return fmt.Errorf("make directory %s in volume %s: exists and is not a directory", dst, v.path)
-		}
-		return noSpace(fmt.Errorf("make directory %s in volume %s: %w", dst, v.path, err))
-	}
-	d, err := v.openDir(dst)
+	d, err := v.makeDirs(dst, 0o755, writing)
 	if err != nil {
-		return fmt.Errorf("make directory %s in volume %s: %w", dst, v.path, err)
+		return noSpace(fmt.Errorf("make directory %s in volume %s: %w", dst, v.path, err))
 	}
 	defer d.Close()
 	if err := applyMeta(d, e, asRoot, fs.FileMode(e.Mode)&modeBits|0o700); err != nil {
@@ -152,7 +147,7 @@ func (v *Volume) FinalizeDir(dst string, e Entry, asRoot bool) error {
 	if err != nil {
 		return err
 	}
-	d, err := v.openDir(dst)
+	d, err := v.openDir(dst, writing)
 	if err != nil {
 		return fmt.Errorf("finalize directory %s in volume %s: %w", dst, v.path, err)
 	}
@@ -182,10 +177,15 @@ func (v *Volume) MakeSymlink(dst string, e Entry, asRoot bool) error {
 		return fmt.Errorf("make symlink %s in volume %s: target is empty or longer than %d bytes", dst, v.path, MaxPathLen)
 	}
 	tmp := stageName()
-	if err := v.inStage(linkStage, func() error { return v.root.Symlink(e.Target, tmp) }); err != nil {
+	err = v.inStage(linkStage, func() error {
+		return v.inParent(tmp, writing, func(dirfd int, name string) error {
+			return eintr(func() error { return unix.Symlinkat(e.Target, dirfd, name) })
+		})
+	})
+	if err != nil {
 		return noSpace(fmt.Errorf("make symlink %s in volume %s: %w", dst, v.path, err))
 	}
-	err = v.inParent(tmp, func(dirfd int, name string) error {
+	err = v.inParent(tmp, writing, func(dirfd int, name string) error {
 		if asRoot {
 			if err := unix.Fchownat(dirfd, name, int(e.UID), int(e.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				return fmt.Errorf("lchown: %w", err)
@@ -201,14 +201,16 @@ func (v *Volume) MakeSymlink(dst string, e Entry, asRoot bool) error {
 		err = v.renameInto(nil, tmp, dst, "symlink")
 	}
 	if err != nil {
-		_ = v.root.Remove(tmp)
+		_ = v.unlink(tmp)
 		return fmt.Errorf("make symlink %s in volume %s: %w", dst, v.path, err)
 	}
 	return nil
 }
 
 // MakeHardlink links dst to existing (a file already at its final path):
-// linked under a staging name, then renamed into place.
+// linked under a staging name, then renamed into place. Neither path is
+// followed through a symlink, and existing is linked itself, not what it
+// might point to.
 func (v *Volume) MakeHardlink(dst, existing string) error {
 	dst, err := targetRel(dst, false)
 	if err != nil {
@@ -219,13 +221,20 @@ func (v *Volume) MakeHardlink(dst, existing string) error {
 		return err
 	}
 	tmp := stageName()
-	if err := v.inStage(linkStage, func() error { return v.root.Link(existing, tmp) }); err != nil {
+	err = v.inStage(linkStage, func() error {
+		return v.inParent(existing, writing, func(fromDir int, fromName string) error {
+			return v.inParent(tmp, writing, func(toDir int, toName string) error {
+				return eintr(func() error { return unix.Linkat(fromDir, fromName, toDir, toName, 0) })
+			})
+		})
+	})
+	if err != nil {
 		return noSpace(fmt.Errorf("hardlink %s to %s in volume %s: %w", dst, existing, v.path, err))
 	}
 	err = v.renameInto(nil, tmp, dst, "hardlink")
 	// When dst already was a link to the same inode, rename does nothing and
 	// leaves the staging name behind.
-	if rerr := v.root.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+	if rerr := v.unlink(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 		err = rerr
 	}
 	if err != nil {
@@ -236,18 +245,23 @@ func (v *Volume) MakeHardlink(dst, existing string) error {
 
 // renameInto renames tmp over dst, making dst's parents when missing and
 // refusing to replace a directory, then fsyncs dst's directory (or leaves
-// that to run, when not nil). Both parents are resolved through the root
-// once, and the rename and the fsync act on their descriptors.
+// that to run, when not nil). Both parents are opened once, following no
+// symlink, and the rename and the fsync act on their descriptors. A
+// symlink at dst itself is replaced, like a file.
 func (v *Volume) renameInto(run *DirRun, tmp, dst, what string) error {
-	parent := path.Dir(dst)
 	err := v.renameAt(run, tmp, dst)
 	if errors.Is(err, fs.ErrNotExist) {
-		if merr := v.root.MkdirAll(parent, 0o755); merr != nil {
+		d, merr := v.makeDirs(path.Dir(dst), 0o755, writing)
+		if merr != nil {
 			return noSpace(fmt.Errorf("make parent directories of %s: %w", dst, merr))
 		}
+		d.Close()
 		err = v.renameAt(run, tmp, dst)
 	}
+	var nd *notDirError
 	switch {
+	case errors.As(err, &nd):
+		return err // it names the path
 	case errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
 		return fmt.Errorf("%s is a directory; refusing to replace it with a %s", dst, what)
 	case errors.Is(err, unix.EXDEV):
@@ -259,12 +273,12 @@ func (v *Volume) renameInto(run *DirRun, tmp, dst, what string) error {
 }
 
 // renameAt renames tmp to dst with renameat(2) between their parent
-// directories (each opened through the root), and fsyncs dst's directory,
-// or has run do it later. Neither name is followed: a symlink at dst is
-// replaced, not written through.
+// directories (each opened by openDir), and fsyncs dst's directory, or has
+// run do it later. Neither name is followed: a symlink at dst is replaced,
+// not written through.
 func (v *Volume) renameAt(run *DirRun, tmp, dst string) error {
-	return v.inParentOf(run, dst, func(dstDir int, dstName string) error {
-		err := v.inParent(tmp, func(tmpDir int, tmpName string) error {
+	return v.inParentOf(run, dst, writing, func(dstDir int, dstName string) error {
+		err := v.inParent(tmp, writing, func(tmpDir int, tmpName string) error {
 			return eintr(func() error { return unix.Renameat(tmpDir, tmpName, dstDir, dstName) })
 		})
 		if err != nil {
@@ -291,23 +305,11 @@ func syncDir(d *os.File) error {
 	return nil
 }
 
-// openDir opens directory rel without following a symlink at its last
-// element (its parents resolve through the root, never outside it).
-func (v *Volume) openDir(rel string) (*os.File, error) {
-	var fd int
-	err := v.inParent(rel, func(dirfd int, name string) error {
-		return eintr(func() (err error) {
-			fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			return err
-		})
+// unlink removes the non-directory rel (a staging name).
+func (v *Volume) unlink(rel string) error {
+	return v.inParent(rel, writing, func(dirfd int, name string) error {
+		return eintr(func() error { return unix.Unlinkat(dirfd, name, 0) })
 	})
-	if errors.Is(err, unix.ELOOP) {
-		return nil, errors.New("is a symlink, not a directory")
-	}
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), path.Join(v.path, rel)), nil
 }
 
 // targetRel cleans a target path and refuses Lepton's temp area and, unless

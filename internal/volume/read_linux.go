@@ -18,7 +18,7 @@ func (v *Volume) Lstat(rel string) (Entry, error) {
 		return Entry{}, err
 	}
 	var e Entry
-	err = v.inParent(rel, func(dirfd int, name string) error {
+	err = v.inParent(rel, reading, func(dirfd int, name string) error {
 		var st unix.Stat_t
 		if err := fstatat(dirfd, name, &st); err != nil {
 			return err
@@ -55,21 +55,24 @@ func (v *Volume) OpenRead(rel string) (*os.File, error) {
 	return f, nil
 }
 
-// openChecked opens rel through the root (or run, when not nil) and makes
-// sure the object opened is a regular file, without following a symlink:
-// os.Root follows one that stays inside the root, and Lepton follows none.
-// It returns the file's stat.
+// openChecked opens rel (its directory through run, when not nil) and
+// makes sure the object opened is a regular file, without following a
+// symlink, on the way or at rel itself. It returns the file's stat.
 //
-// The parent directory is resolved once; the file is then looked at and
-// opened relative to that one descriptor, with O_NOFOLLOW on its name, and
-// the descriptor's own stat says what was opened. For a tree of small files
-// this is most of what a migration costs per file.
+// The parent directory is resolved once (openDir); the file is then looked
+// at and opened relative to that one descriptor, with O_NOFOLLOW on its
+// name, and the descriptor's own stat says what was opened. For a tree of
+// small files this is most of what a migration costs per file.
 func (v *Volume) openChecked(run *DirRun, rel string, flag int, perm os.FileMode) (*os.File, *unix.Stat_t, error) {
 	var (
 		fd     = -1
 		opened unix.Stat_t
 	)
-	err := v.inParentOf(run, rel, func(dirfd int, name string) error {
+	acc := reading
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE) != 0 {
+		acc = writing
+	}
+	err := v.inParentOf(run, rel, acc, func(dirfd int, name string) error {
 		// Never open anything but a regular file: opening a FIFO blocks,
 		// and opening a device may act on it.
 		var before unix.Stat_t

@@ -65,7 +65,7 @@ func (v *Volume) openTempSized(job string, file uint64, size int64, whole bool) 
 func (v *Volume) openTemp(rel string, flag int) (*os.File, *unix.Stat_t, error) {
 	fd := -1
 	var st unix.Stat_t
-	err := v.inParent(rel, func(dirfd int, name string) error {
+	err := v.inParent(rel, writing, func(dirfd int, name string) error {
 		err := eintr(func() (err error) {
 			fd, err = unix.Openat(dirfd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600) // O_RDWR never blocks on a FIFO
 			return err
@@ -93,26 +93,31 @@ func (v *Volume) openTemp(rel string, flag int) (*os.File, *unix.Stat_t, error) 
 // staging directory between our mkdir and our create.
 const maxStageTries = 3
 
-// inStage runs create in directory dir, making dir (0700) first when it is
-// missing, and retrying when create finds it gone again (RemoveJobTemp of
-// another job removes empty ones). The directory usually exists: trying
-// first spares a walk of the path for every chunk.
+// inStage runs create in directory dir, making dir (0700, and following
+// no symlink: makeDirs) first when it is missing, and retrying when create
+// finds it gone again (RemoveJobTemp of another job removes empty ones).
+// The directory usually exists: trying first spares a walk of the path for
+// every chunk.
 func (v *Volume) inStage(dir string, create func() error) error {
 	err := create()
 	for range maxStageTries {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		if err = v.root.MkdirAll(dir, 0o700); err != nil {
+		var d *os.File
+		if d, err = v.makeDirs(dir, 0o700, writing); err != nil {
 			return err
 		}
+		d.Close()
 		err = create()
 	}
 	return err
 }
 
 // RemoveJobTemp removes the temp files of a job, and Lepton's temp area of
-// the volume when nothing else is left in it.
+// the volume when nothing else is left in it. It follows no symlink: one
+// planted in the temp area is refused on the way or removed itself, and
+// nothing it points to is touched.
 func (v *Volume) RemoveJobTemp(job string) error {
 	if err := checkJob(job); err != nil {
 		return err
@@ -120,11 +125,15 @@ func (v *Volume) RemoveJobTemp(job string) error {
 	dir := path.Dir(TempRel(job, 0))
 	v.dirs.evict(dir)
 	v.dirs.evict(linkStage)
-	if err := v.root.RemoveAll(dir); err != nil {
+	err := v.inParent(dir, writing, func(dirfd int, name string) error { return removeTree(dirfd, name, 0) })
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove temp files of job %s in volume %s: %w", job, v.path, err)
 	}
 	for _, d := range []string{linkStage, tmpRoot, tempDir} {
-		if err := v.root.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		err := v.inParent(d, writing, func(dirfd int, name string) error {
+			return eintr(func() error { return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) })
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			break // not empty: another job's, or a link being made
 		}
 	}

@@ -12,11 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Volume is one declared volume directory. Every access goes through an
-// os.Root (or a descriptor opened through it), so no path, and no symlink
-// planted inside the volume, reaches anything outside the directory.
+// Volume is one declared volume directory. Every directory in it is opened
+// from the descriptor of its root without following a symlink (openDir,
+// makeDirs), and every file by name from such a directory with O_NOFOLLOW,
+// so no path, and no symlink planted in the volume, leads anywhere else:
+// not outside the directory, and not to another place inside it either.
 type Volume struct {
-	root *os.Root
+	top  *os.File // the volume's root directory: every path resolves from it
 	path string
 	dirs dirCache // open directories of the temp area
 }
@@ -36,17 +38,17 @@ func Open(dir string) (*Volume, error) {
 	case !fi.IsDir():
 		return nil, fmt.Errorf("volume %s: not a directory", abs)
 	}
-	root, err := os.OpenRoot(abs)
+	top, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("volume %s: %w", abs, err)
 	}
-	return &Volume{root: root, path: abs}, nil
+	return &Volume{top: top, path: abs}, nil
 }
 
-// Close releases the volume's directory descriptor.
+// Close releases the volume's directory descriptors.
 func (v *Volume) Close() error {
 	v.dirs.closeAll()
-	return v.root.Close()
+	return v.top.Close()
 }
 
 // Path is the absolute directory of the volume, for messages.
@@ -56,7 +58,7 @@ func (v *Volume) Path() string { return v.path }
 // the volume's file system (statfs f_bavail).
 func (v *Volume) Available() (uint64, error) {
 	var st unix.Statfs_t
-	err := v.withDir(".", func(fd int) error {
+	err := v.withDir(".", reading, func(fd int) error {
 		return eintr(func() error { return unix.Fstatfs(fd, &st) })
 	})
 	if err != nil {
@@ -69,14 +71,14 @@ func (v *Volume) Available() (uint64, error) {
 	return st.Bavail * unit, nil
 }
 
-// withDir opens directory rel through the root and runs fn with its
-// descriptor. Symlinks among rel's components resolve only inside the root.
+// withDir opens directory rel without following a symlink (openDir) and
+// runs fn with its descriptor.
 //
 // Directories in Lepton's temp area come from the volume's cache of open
 // descriptors; if fn fails in a way a stale descriptor explains, the entry
 // is evicted and fn runs once more on a fresh walk.
-func (v *Volume) withDir(rel string, fn func(fd int) error) error {
-	open := func() (*os.File, error) { return v.openDirThroughRoot(rel) }
+func (v *Volume) withDir(rel string, acc access, fn func(fd int) error) error {
+	open := func() (*os.File, error) { return v.openDir(rel, acc) }
 	if inTempArea(rel) {
 		d, err := v.dirs.get(rel, open)
 		if err != nil {
@@ -95,24 +97,19 @@ func (v *Volume) withDir(rel string, fn func(fd int) error) error {
 	return withFd(d, fn)
 }
 
-// openDirThroughRoot opens directory rel through the root.
-func (v *Volume) openDirThroughRoot(rel string) (*os.File, error) {
-	return v.root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0)
-}
-
 // inParent runs fn with a descriptor of rel's parent directory (opened
-// through the root) and rel's last element, for the *at calls that must act
-// on a name without following it.
-func (v *Volume) inParent(rel string, fn func(dirfd int, name string) error) error {
-	return v.withDir(path.Dir(rel), func(fd int) error { return fn(fd, path.Base(rel)) })
+// without following a symlink) and rel's last element, for the *at calls
+// that must act on a name without following it.
+func (v *Volume) inParent(rel string, acc access, fn func(dirfd int, name string) error) error {
+	return v.withDir(path.Dir(rel), acc, func(fd int) error { return fn(fd, path.Base(rel)) })
 }
 
 // inParentOf is inParent through run, or the volume itself when run is nil.
-func (v *Volume) inParentOf(run *DirRun, rel string, fn func(dirfd int, name string) error) error {
+func (v *Volume) inParentOf(run *DirRun, rel string, acc access, fn func(dirfd int, name string) error) error {
 	if run != nil {
-		return run.inParent(rel, fn)
+		return run.inParent(rel, acc, fn)
 	}
-	return v.inParent(rel, fn)
+	return v.inParent(rel, acc, fn)
 }
 
 // withFd runs fn with f's descriptor without switching it to blocking mode.

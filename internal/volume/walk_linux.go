@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"slices"
-	"syscall"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -37,18 +35,14 @@ func (v *Volume) Walk(ctx context.Context, sub string, match func(rel string, is
 	if inTempArea(sub) {
 		return fmt.Errorf("scan %s: path is inside Lepton's temp area", sub)
 	}
-	fi, err := v.root.Lstat(sub)
+	// The start is opened like every other directory: no symlink is
+	// followed on the way to it, nor at it.
+	d, err := v.openDir(sub, reading)
 	if err != nil {
-		return fmt.Errorf("scan %s in volume %s: %w", sub, v.path, err)
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return fmt.Errorf("scan %s in volume %s: is a symlink; name the directory itself", sub, v.path)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("scan %s in volume %s: not a directory", sub, v.path)
-	}
-	d, err := v.root.OpenFile(sub, os.O_RDONLY|syscall.O_DIRECTORY, 0)
-	if err != nil {
+		var nd *notDirError
+		if errors.As(err, &nd) && nd.path == sub && nd.errno == unix.ELOOP {
+			return fmt.Errorf("scan %s in volume %s: is a symlink; name the directory itself", sub, v.path)
+		}
 		return fmt.Errorf("scan %s in volume %s: %w", sub, v.path, err)
 	}
 	defer d.Close()
