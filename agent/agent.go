@@ -16,7 +16,9 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/leptonmesh/lepton/cluster"
 	"github.com/leptonmesh/lepton/internal/config"
+	"github.com/leptonmesh/lepton/internal/mover"
 	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/scheduler"
 	"github.com/leptonmesh/lepton/internal/volume"
 	"github.com/leptonmesh/lepton/transport"
 	"golang.org/x/sync/errgroup"
@@ -24,13 +26,14 @@ import (
 
 // Agent is a running leptond.
 type Agent struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	endpoint *transport.Endpoint
-	cluster  *cluster.Cluster
-	mover    *mover
-	api      *http.Server
-	apiLn    net.Listener
+	cfg       *config.Config
+	log       *slog.Logger
+	endpoint  *transport.Endpoint
+	cluster   *cluster.Cluster
+	mover     *mover.Mover         // this agent's share of every migration
+	scheduler *scheduler.Scheduler // the leader's side of every migration, while this agent leads
+	api       *http.Server
+	apiLn     net.Listener
 }
 
 // New binds the agent's ports and starts its cluster membership. Nothing
@@ -45,9 +48,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	ep, err := transport.Listen(transport.Config{
 		BindAddr: net.JoinHostPort(cfg.BindAddr, fmt.Sprint(cfg.Ports.QUIC)),
 		Identity: cfg.Identity,
-		// Senders spread chunks over up to maxLanes connections per
-		// receiver (lanes.go); Raft and RPC ride the first.
-		DataConnsPerPeer: maxLanes,
+		// Senders spread chunks over up to mover.MaxLanes connections
+		// per receiver; Raft and RPC ride the first.
+		DataConnsPerPeer: mover.MaxLanes,
 		Logger:           log.With("component", "quic"),
 		Authorize: func(name string, remote net.Addr) error {
 			c := cl.Load()
@@ -84,7 +87,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		Join:             cfg.Join,
 		Volumes:          declared,
 		ReconnectTimeout: cfg.ReconnectTimeout.Duration,
-		LeaderWork:       func(ctx context.Context) { a.schedule(ctx) },
+		LeaderWork:       func(ctx context.Context) { a.scheduler.Run(ctx) },
 		Network:          rpcNetwork{ep},
 		Logger:           log,
 	})
@@ -94,12 +97,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	cl.Store(c)
 	a.cluster = c
-	a.mover = newMover(a, volumes)
-	c.HandleLeader(rpcJobSubmit, a.submitJob)
-	c.HandleLeader(rpcJobState, a.changeJobState)
-	c.HandleLeader(rpcManifest, a.acceptManifest)
-	c.HandleLeader(rpcProgress, a.acceptProgress)
-	c.HandleLeader(rpcJobNote, a.noteJob)
+	a.scheduler = scheduler.New(c, log)
+	a.scheduler.Register(c.HandleLeader)
+	a.mover = mover.New(mover.Config{Node: cfg.NodeName, Volumes: volumes, Plan: c.FSM(),
+		Leader: moverLeader{c}, Peers: moverPeers{ep, c}, Logger: log})
 	a.registerDrills()
 	ln, err := net.Listen("tcp", cfg.APIAddr())
 	if err != nil {
@@ -131,7 +132,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil
 	})
 	a.cluster.Start()
-	g.Go(func() error { a.mover.run(gctx); return nil })
+	g.Go(func() error { return a.mover.Serve(gctx) })
 	a.log.Info("agent started", "node", a.cfg.NodeName, "side", a.cfg.Side,
 		"gossip", a.cfg.GossipAddr(), "quic", a.cfg.QUICAddr(), "api", a.cfg.APIAddr())
 	g.Go(func() error {

@@ -46,7 +46,7 @@ func (a *Agent) drillRoutes(mux *http.ServeMux) {
 			res, err = a.crashSoon(cluster.Caller{Node: a.cfg.NodeName, Token: bearer(r)})
 		} else {
 			var addr string
-			if addr, err = a.quicAddr(req.Node); err != nil {
+			if addr, err = quicAddr(a.cluster, req.Node); err != nil {
 				writeError(w, http.StatusNotFound, err)
 				return
 			}

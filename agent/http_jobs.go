@@ -7,6 +7,7 @@ import (
 
 	"github.com/leptonmesh/lepton/internal/api"
 	"github.com/leptonmesh/lepton/internal/plan"
+	"github.com/leptonmesh/lepton/internal/scheduler"
 )
 
 // maxJobBody bounds a submitted job spec.
@@ -22,7 +23,7 @@ func (a *Agent) jobRoutes(mux *http.ServeMux) {
 			return
 		}
 		var res api.JobSubmitted
-		if err := a.asOperator(r, rpcJobSubmit, json.RawMessage(body), &res); err != nil {
+		if err := a.asOperator(r, scheduler.MethodSubmit, json.RawMessage(body), &res); err != nil {
 			writeError(w, statusOf(err), err)
 			return
 		}
@@ -41,16 +42,16 @@ func (a *Agent) jobRoutes(mux *http.ServeMux) {
 	})
 	for verb, state := range map[string]plan.JobState{"pause": plan.JobPaused, "resume": plan.JobRunning, "cancel": plan.JobCancelled} {
 		mux.HandleFunc("POST /v1/jobs/{id}/"+verb, func(w http.ResponseWriter, r *http.Request) {
-			var res api.Job
+			var res plan.Job
 			c := plan.JobStateChange{ID: r.PathValue("id"), State: state, Reason: string(state) + " by an operator"}
 			if state == plan.JobRunning {
 				c.Reason = ""
 			}
-			if err := a.asOperator(r, rpcJobState, c, &res); err != nil {
+			if err := a.asOperator(r, scheduler.MethodJobState, c, &res); err != nil {
 				writeError(w, statusOf(err), err)
 				return
 			}
-			writeJSON(w, http.StatusOK, res)
+			writeJSON(w, http.StatusOK, jobStatus(res))
 		})
 	}
 	mux.HandleFunc("GET /v1/jobs/{id}/report", func(w http.ResponseWriter, r *http.Request) {

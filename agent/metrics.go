@@ -68,7 +68,7 @@ func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
 // runtime and process collectors.
 func (a *Agent) metricsRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(a.mover.metrics.collectors()...)
+	reg.MustRegister(a.mover.Collectors()...)
 	reg.MustRegister(metricsCollector{a}, jobCollector{a}, refusalCollector{a},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

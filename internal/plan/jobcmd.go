@@ -132,3 +132,8 @@ type FileChange struct {
 	File  uint64       `json:"f"`
 	Entry volume.Entry `json:"e"`
 }
+
+// Count is the number of reports in a batch (MetaDone aside).
+func (p *Progress) Count() int {
+	return len(p.Done) + len(p.Failed) + len(p.Verified) + len(p.Finalized) + len(p.Changed) + len(p.Vanished)
+}

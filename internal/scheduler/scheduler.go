@@ -1,4 +1,4 @@
-package agent
+package scheduler
 
 import (
 	"context"
@@ -15,21 +15,22 @@ import (
 // re-assign; plan changes wake it earlier.
 const scheduleEvery = 500 * time.Millisecond
 
-// schedule is the leader's job loop, run by the cluster's leadership loop
-// while this agent leads (cluster.Config.LeaderWork): once a manifest is
-// complete it assigns the units over the live source and target agents,
-// and whenever those change it re-assigns what is not yet written.
-func (a *Agent) schedule(ctx context.Context) {
+// Run is the leader's job loop, run by the cluster's leadership loop while
+// this agent leads (cluster.Config.LeaderWork) and stopped when it no
+// longer does: once a manifest is complete it assigns the units over the
+// live source and target agents, and whenever those change it re-assigns
+// what is not yet written.
+func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTicker(scheduleEvery)
 	defer t.Stop()
-	fsm := a.cluster.FSM()
+	fsm := s.fsm
 	for {
 		changed := fsm.Changed()
 		for _, j := range fsm.Jobs() {
 			if ctx.Err() != nil {
 				return
 			}
-			a.scheduleJob(j)
+			s.scheduleJob(j)
 		}
 		select {
 		case <-ctx.Done():
@@ -40,24 +41,24 @@ func (a *Agent) schedule(ctx context.Context) {
 	}
 }
 
-func (a *Agent) scheduleJob(j plan.Job) {
+func (s *Scheduler) scheduleJob(j plan.Job) {
 	if j.State == plan.JobScanning && !j.Scanned {
-		a.keepScanning(j) // and assign what is scanned so far: data moves during the scan
+		s.keepScanning(j) // and assign what is scanned so far: data moves during the scan
 	}
 	if j.State != plan.JobRunning && j.State != plan.JobScanning && j.State != plan.JobVerifying {
 		return
 	}
 	// A shared volume may have gained agents since the job was submitted
 	// (registered late, or added to scale out): take them in.
-	sources, targets := a.sharedHolders(j.Spec.Source, "source", j.Sources), a.sharedHolders(j.Spec.Target, "target", j.Targets)
+	sources, targets := s.sharedHolders(j.Spec.Source, "source", j.Sources), s.sharedHolders(j.Spec.Target, "target", j.Targets)
 	grown := !slices.Equal(sources, j.Sources) || !slices.Equal(targets, j.Targets)
-	senders, receivers := a.alive(sources), a.alive(targets)
+	senders, receivers := s.alive(sources), s.alive(targets)
 	switch {
 	case len(senders) == 0:
-		a.note(j, fmt.Sprintf("waiting: no live source agent holds volume %s (%s down)", j.Spec.Source.Volume, strings.Join(j.Sources, ", ")))
+		s.note(j, fmt.Sprintf("waiting: no live source agent holds volume %s (%s down)", j.Spec.Source.Volume, strings.Join(j.Sources, ", ")))
 		return
 	case len(receivers) == 0:
-		a.note(j, fmt.Sprintf("waiting: no live target agent holds volume %s (%s down)", j.Spec.Target.Volume, strings.Join(j.Targets, ", ")))
+		s.note(j, fmt.Sprintf("waiting: no live target agent holds volume %s (%s down)", j.Spec.Target.Volume, strings.Join(j.Targets, ", ")))
 		return
 	}
 	// Verifying jobs are re-assigned too: a failed receiver's units are
@@ -69,50 +70,50 @@ func (a *Agent) scheduleJob(j plan.Job) {
 	if grown {
 		c.Sources, c.Targets = sources, targets
 	}
-	if err := a.apply(plan.CmdAssign, c); err != nil {
-		a.log.Warn("assign units", "job", j.ID, "err", err)
+	if err := s.apply(plan.CmdAssign, c); err != nil {
+		s.log.Warn("assign units", "job", j.ID, "err", err)
 		return
 	}
-	a.log.Info("assigned units", "job", j.ID, "senders", senders, "receivers", receivers)
+	s.log.Info("assigned units", "job", j.ID, "senders", senders, "receivers", receivers)
 }
 
 // keepScanning hands a scan whose scanner failed to a live source agent;
 // the new scanner skips the batches already committed.
-func (a *Agent) keepScanning(j plan.Job) {
-	live := a.alive(j.Sources)
+func (s *Scheduler) keepScanning(j plan.Job) {
+	live := s.alive(j.Sources)
 	if slices.Contains(live, j.Scanner) {
 		return
 	}
 	if len(live) == 0 {
-		a.note(j, fmt.Sprintf("waiting: no live source agent holds volume %s to scan it (%s down)", j.Spec.Source.Volume, strings.Join(j.Sources, ", ")))
+		s.note(j, fmt.Sprintf("waiting: no live source agent holds volume %s to scan it (%s down)", j.Spec.Source.Volume, strings.Join(j.Sources, ", ")))
 		return
 	}
 	next := pick(live, j.ID)
-	if err := a.apply(plan.CmdScanner, plan.Scanner{ID: j.ID, Scanner: next, Time: time.Now().UnixNano()}); err != nil {
-		a.log.Warn("hand the scan over", "job", j.ID, "err", err)
+	if err := s.apply(plan.CmdScanner, plan.Scanner{ID: j.ID, Scanner: next, Time: time.Now().UnixNano()}); err != nil {
+		s.log.Warn("hand the scan over", "job", j.ID, "err", err)
 		return
 	}
-	a.note(j, "")
-	a.log.Info("scan handed over", "job", j.ID, "from", j.Scanner, "to", next)
+	s.note(j, "")
+	s.log.Info("scan handed over", "job", j.ID, "from", j.Scanner, "to", next)
 }
 
 // note records why a job is waiting, once per change of reason.
-func (a *Agent) note(j plan.Job, reason string) {
+func (s *Scheduler) note(j plan.Job, reason string) {
 	if j.Reason == reason {
 		return
 	}
-	if err := a.apply(plan.CmdNote, plan.Note{ID: j.ID, Reason: reason, Time: time.Now().UnixNano()}); err != nil {
-		a.log.Warn("note why a job waits", "job", j.ID, "err", err)
+	if err := s.apply(plan.CmdNote, plan.Note{ID: j.ID, Reason: reason, Time: time.Now().UnixNano()}); err != nil {
+		s.log.Warn("note why a job waits", "job", j.ID, "err", err)
 	}
 }
 
 // sharedHolders returns the agents now holding a job's shared volume (a
 // superset of have), or have itself for a local volume.
-func (a *Agent) sharedHolders(ep jobspec.Endpoint, side string, have []string) []string {
+func (s *Scheduler) sharedHolders(ep jobspec.Endpoint, side string, have []string) []string {
 	if ep.Agent != "" {
 		return have
 	}
-	now, err := holders(a.cluster.FSM().Nodes(), side, ep)
+	now, err := holders(s.fsm.Nodes(), side, ep)
 	if err != nil || len(now) <= len(have) {
 		return have
 	}

@@ -1,9 +1,14 @@
-package agent
+package mover
 
 import (
 	"sync"
 	"time"
 )
+
+// MaxLanes is the most QUIC connections a sender spreads its chunks to one
+// receiver over: beyond one per send worker, chunks are striped over
+// lanes. The transport's pool must hold as many per peer.
+const MaxLanes = 8 * sendWorkers
 
 // Lanes: how many QUIC connections a sender spreads its chunks to one
 // receiver over. quic-go's congestion control is NewReno, fixed per
@@ -50,7 +55,7 @@ import (
 //     Linux's tcp_metrics remembers a destination's ssthresh.
 const (
 	minLanes   = 2
-	maxLanes   = 8 * sendWorkers // beyond one per send worker, chunks are striped over lanes
+	maxLanes   = MaxLanes
 	laneWindow = time.Second
 	laneGain   = 1.10
 	laneSlack  = 0.85

@@ -1,4 +1,4 @@
-package agent
+package mover
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 )
 
 // finalize renames one fully written file into place with its metadata.
-func (m *mover) finalize(fw plan.FileWork) {
+func (m *Mover) finalize(fw plan.FileWork) {
 	defer m.markFinalizing(fw.Job.ID, fw.Index, ackedHold) // until the report is committed
 	res := plan.FileResult{File: fw.Index, OK: true}
 	v, err := m.volume(fw.Job.Spec.Target.Volume)
@@ -37,7 +37,7 @@ func (m *mover) finalize(fw plan.FileWork) {
 // data: directories, empty files, symlinks and hardlinks; then it sets the
 // directories' modes and mtimes, deepest first, since writing into a
 // directory changes its mtime.
-func (m *mover) lead(work []plan.FileWork) {
+func (m *Mover) lead(work []plan.FileWork) {
 	job := work[0].Job
 	log := m.log.With("job", job.ID)
 	v, err := m.volume(job.Spec.Target.Volume)
@@ -97,7 +97,7 @@ func (m *mover) lead(work []plan.FileWork) {
 
 // linkTargetFailed says whether the file a hardlink points to failed,
 // here or when its data was sent.
-func (m *mover) linkTargetFailed(job plan.Job, linkOf string, failed map[string]string) (string, bool) {
+func (m *Mover) linkTargetFailed(job plan.Job, linkOf string, failed map[string]string) (string, bool) {
 	if why, ok := failed[linkOf]; ok {
 		return why, true
 	}
@@ -107,7 +107,7 @@ func (m *mover) linkTargetFailed(job plan.Job, linkOf string, failed map[string]
 	return "", false
 }
 
-func (m *mover) emptyFile(v *volume.Volume, job plan.Job, fw plan.FileWork) error {
+func (m *Mover) emptyFile(v *volume.Volume, job plan.Job, fw plan.FileWork) error {
 	f, err := v.OpenTemp(job.ID, fw.Index, 0)
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func depth(p string) int { return strings.Count(path.Clean(p), "/") }
 
 // verify re-reads a written unit from the target's final paths and compares
 // its hash with the one recorded when it was written.
-func (m *mover) verify(w plan.Work) {
+func (m *Mover) verify(w plan.Work) {
 	defer m.hold(w.Job.ID, w.Unit.ID, ackedHold)
 	res := plan.UnitVerify{Unit: w.Unit.ID, OK: true}
 	sum, err := m.hashTarget(w)
@@ -136,7 +136,7 @@ func (m *mover) verify(w plan.Work) {
 	m.reports.verified(w.Job.ID, res)
 }
 
-func (m *mover) hashTarget(w plan.Work) (uint64, error) {
+func (m *Mover) hashTarget(w plan.Work) (uint64, error) {
 	v, err := m.volume(w.Job.Spec.Target.Volume)
 	if err != nil {
 		return 0, err

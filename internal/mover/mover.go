@@ -1,4 +1,4 @@
-package agent
+package mover
 
 import (
 	"context"
@@ -39,16 +39,17 @@ const (
 	maxReportKeep = 200_000 // reports kept while no leader is reachable
 )
 
-// mover is the agent's share of every migration: scanning when it is a
+// Mover is the agent's share of every migration: scanning when it is a
 // job's scanner, sending the units assigned to it, receiving chunks,
 // finalizing files, creating directories and links when it leads a job's
 // target side, and verifying. It takes its work from its own replica of
 // the plan and reports to the leader.
-type mover struct {
-	a       *Agent
+type Mover struct {
+	leader  Leader
+	peers   Peers
 	log     *slog.Logger
 	name    string
-	fsm     *plan.FSM
+	fsm     Plan
 	codec   *transport.Codec
 	volumes map[string]*volume.Volume
 	asRoot  bool
@@ -90,10 +91,12 @@ type hold struct {
 	receiver string
 }
 
-func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
-	m := &mover{
-		a: a, log: a.log.With("component", "mover"), name: a.cfg.NodeName, fsm: a.cluster.FSM(),
-		codec: transport.NewCodec(), volumes: volumes, asRoot: os.Geteuid() == 0,
+// New returns the mover of one agent and takes the agent's inbound data
+// streams; it moves nothing until Serve.
+func New(cfg Config) *Mover {
+	m := &Mover{
+		leader: cfg.Leader, peers: cfg.Peers, log: cfg.Logger.With("component", "mover"), name: cfg.Node, fsm: cfg.Plan,
+		codec: transport.NewCodec(), volumes: cfg.Volumes, asRoot: os.Geteuid() == 0,
 		sendQ: make(chan plan.Work, sendWorkers), ackQ: make(chan pendingAck), finalQ: make(chan plan.FileWork, 16*finalWorkers),
 		verifyQ: make(chan plan.Work, 2*verifyWorkers), wakeCh: make(chan struct{}, 1),
 		held: map[unitRef]hold{}, busy: map[string]time.Time{}, finalizing: map[unitRef]time.Time{}, cleaned: map[string]bool{}, sent: map[unitRef]sentUnit{},
@@ -105,26 +108,27 @@ func newMover(a *Agent, volumes map[string]*volume.Volume) *mover {
 		m.log.Debug("lanes to a receiver changed", "receiver", receiver, "lanes", n, "goodput_mbps", math.Round(goodput*8/1e6))
 	}
 	m.stripes = newAssemblies(time.Now)
-	m.reports = newReporter(a, m.log)
+	m.reports = newReporter(cfg.Leader, m.log)
 	m.note = m.noteJob
-	a.endpoint.Handle(transport.KindData, m.receive)
+	cfg.Peers.Handle(transport.KindData, m.receive)
 	return m
 }
 
 // laneCounters are the bytes sent and lost on every QUIC connection this
 // agent dialed to receiver, and the path's minimum RTT: what lane control
 // measures.
-func (m *mover) laneCounters(receiver string) (laneSample, bool) {
-	addr, err := m.a.quicAddr(receiver)
+func (m *Mover) laneCounters(receiver string) (laneSample, bool) {
+	addr, err := m.peers.Addr(receiver)
 	if err != nil {
 		return laneSample{}, false
 	}
-	st, ok := m.a.endpoint.PeerStats(addr, receiver)
+	st, ok := m.peers.PeerStats(addr, receiver)
 	return laneSample{sent: st.BytesSent, lost: st.BytesLost, rtt: st.MinRTT}, ok
 }
 
-// run hands out work whenever the plan changes (or every second) until ctx ends.
-func (m *mover) run(ctx context.Context) {
+// Serve hands out work whenever the plan changes (or every second) until
+// ctx ends, then waits for its workers.
+func (m *Mover) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	pool := func(n int, loop func()) {
 		for range n {
@@ -152,7 +156,7 @@ func (m *mover) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			return
+			return nil
 		case <-changed:
 		case <-m.wakeCh:
 		case <-tick.C:
@@ -161,14 +165,14 @@ func (m *mover) run(ctx context.Context) {
 }
 
 // wake asks the dispatcher to refill the queues (non-blocking, coalesced).
-func (m *mover) wake() {
+func (m *Mover) wake() {
 	select {
 	case m.wakeCh <- struct{}{}:
 	default:
 	}
 }
 
-func (m *mover) dispatch(ctx context.Context) {
+func (m *Mover) dispatch(ctx context.Context) {
 	for _, j := range m.fsm.ScanWork(m.name) {
 		m.startOnce("scan:"+j.ID, func() { m.scan(ctx, j) })
 	}
@@ -220,7 +224,7 @@ func (m *mover) dispatch(ctx context.Context) {
 
 // startOnce runs f in a goroutine unless work under key is running or
 // finished less than ackedHold ago (its report may not be committed yet).
-func (m *mover) startOnce(key string, f func()) {
+func (m *Mover) startOnce(key string, f func()) {
 	m.mu.Lock()
 	if until, ok := m.busy[key]; ok && time.Now().Before(until) {
 		m.mu.Unlock()
@@ -242,7 +246,7 @@ func (m *mover) startOnce(key string, f func()) {
 // queue is down to half, so it never runs dry while there is work in the
 // plan, yet a tree of a million small files does not cost a million
 // dispatches (each reads the plan).
-func drain[W any](ctx context.Context, m *mover, q <-chan W, work func(W)) {
+func drain[W any](ctx context.Context, m *Mover, q <-chan W, work func(W)) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -258,7 +262,7 @@ func drain[W any](ctx context.Context, m *mover, q <-chan W, work func(W)) {
 
 // markFinalizing marks a file as being finalized, or finalized and
 // awaiting its commit, for d.
-func (m *mover) markFinalizing(job string, file uint64, d time.Duration) {
+func (m *Mover) markFinalizing(job string, file uint64, d time.Duration) {
 	m.mu.Lock()
 	m.finalizing[unitRef{job, file}] = time.Now().Add(d)
 	m.mu.Unlock()
@@ -267,7 +271,7 @@ func (m *mover) markFinalizing(job string, file uint64, d time.Duration) {
 // finalizingNow returns a check, for one dispatch, of whether a file is
 // being finalized or awaiting its commit. It runs for every ready file
 // (thousands in a tree of small files), so it reads the clock once.
-func (m *mover) finalizingNow() func(job string, file uint64) bool {
+func (m *Mover) finalizingNow() func(job string, file uint64) bool {
 	now := time.Now()
 	return func(job string, file uint64) bool {
 		m.mu.Lock()
@@ -277,22 +281,22 @@ func (m *mover) finalizingNow() func(job string, file uint64) bool {
 	}
 }
 
-func (m *mover) hold(job string, unit uint64, d time.Duration) { m.holdFor(job, unit, "", d) }
+func (m *Mover) hold(job string, unit uint64, d time.Duration) { m.holdFor(job, unit, "", d) }
 
 // holdFor holds a unit acked by receiver.
-func (m *mover) holdFor(job string, unit uint64, receiver string, d time.Duration) {
+func (m *Mover) holdFor(job string, unit uint64, receiver string, d time.Duration) {
 	m.mu.Lock()
 	m.held[unitRef{job, unit}] = hold{until: time.Now().Add(d), receiver: receiver}
 	m.mu.Unlock()
 }
 
-func (m *mover) release(job string, unit uint64) {
+func (m *Mover) release(job string, unit uint64) {
 	m.mu.Lock()
 	delete(m.held, unitRef{job, unit})
 	m.mu.Unlock()
 }
 
-func (m *mover) isHeld(job string, u *plan.Unit) bool {
+func (m *Mover) isHeld(job string, u *plan.Unit) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ref := unitRef{job, u.ID}
@@ -310,13 +314,13 @@ func (m *mover) isHeld(job string, u *plan.Unit) bool {
 // connections (each holds goroutines on both sides, and lanes may have
 // opened dozens); lane control remembers each receiver's lane count for
 // the next job (lanes.go).
-func (m *mover) cleanEnded() {
+func (m *Mover) cleanEnded() {
 	active, ended := false, false
 	defer func() {
 		if ended && !active {
 			m.streams().closeAll()
 			m.lanes.reset()
-			m.a.endpoint.CloseDataLanes()
+			m.peers.CloseDataLanes()
 		}
 	}()
 	jobs := m.fsm.Jobs()
@@ -356,7 +360,7 @@ func (m *mover) cleanEnded() {
 
 // forgetCleaned drops the marks of jobs the plan itself has forgotten
 // (it keeps a bounded number of ended jobs), so the marks stay bounded too.
-func (m *mover) forgetCleaned(jobs []plan.Job) {
+func (m *Mover) forgetCleaned(jobs []plan.Job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.cleaned) <= len(jobs) {
@@ -374,7 +378,7 @@ func (m *mover) forgetCleaned(jobs []plan.Job) {
 }
 
 // volume returns this agent's volume of a name, or an error naming it.
-func (m *mover) volume(name string) (*volume.Volume, error) {
+func (m *Mover) volume(name string) (*volume.Volume, error) {
 	v, ok := m.volumes[name]
 	if !ok {
 		return nil, fmt.Errorf("agent %s has no volume %q", m.name, name)

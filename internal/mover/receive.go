@@ -1,4 +1,4 @@
-package agent
+package mover
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ var zeros = make([]byte, 64<<10)
 // checked, written at its offsets into the file's temp file beneath the
 // target volume root, made durable, then acknowledged. Paths come from the
 // plan, never from the peer: a peer names only job, unit and file numbers.
-func (m *mover) receive(s *transport.Stream) {
+func (m *Mover) receive(s *transport.Stream) {
 	defer s.Close()
 	m.metrics.inflight.Inc()
 	defer m.metrics.inflight.Dec()
@@ -38,7 +38,7 @@ func (m *mover) receive(s *transport.Stream) {
 
 // receiveFrame reads and handles one frame of a data stream, with buffers
 // borrowed for this chunk only. It reports whether the stream goes on.
-func (m *mover) receiveFrame(s *transport.Stream) bool {
+func (m *Mover) receiveFrame(s *transport.Stream) bool {
 	var wire *[]byte // borrowed once a frame begins: an idle stream holds none
 	defer func() {
 		if wire != nil {
@@ -90,7 +90,7 @@ func (m *mover) receiveFrame(s *transport.Stream) bool {
 }
 
 // receiveStripe reads one stripe's bytes into its transfer's assembly.
-func (m *mover) receiveStripe(s *transport.Stream, st *transport.Stripe) error {
+func (m *Mover) receiveStripe(s *transport.Stream, st *transport.Stripe) error {
 	x, err := m.stripes.joinStripe(assemblyKey{s.Peer(), st.Transfer}, st.Total)
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func (m *mover) receiveStripe(s *transport.Stream, st *transport.Stripe) error {
 }
 
 // accept checks and writes one chunk and says how it went.
-func (m *mover) accept(peer string, h *transport.ChunkHeader, payload []byte, raw *[]byte) *transport.ChunkAck {
+func (m *Mover) accept(peer string, h *transport.ChunkHeader, payload []byte, raw *[]byte) *transport.ChunkAck {
 	ack := &transport.ChunkAck{Unit: h.Unit, Attempt: h.Attempt}
 	// refuse says no to this chunk. lag: this agent's plan is behind, so
 	// the sender tries again without counting an attempt. Otherwise the
@@ -201,7 +201,7 @@ const planLagWait = time.Second
 
 // awaitPlan waits, at most planLagWait, until has says this agent's plan
 // holds what a chunk needs.
-func (m *mover) awaitPlan(has func() bool) {
+func (m *Mover) awaitPlan(has func() bool) {
 	deadline := time.NewTimer(planLagWait)
 	defer deadline.Stop()
 	for {
@@ -247,7 +247,7 @@ func matchPlan(u plan.Unit, h *transport.ChunkHeader) error {
 // pread a small file), and readBack says the unit's bytes as read hash to
 // what the sender sent: the unit is verified with its report, instead of
 // being opened file by file again by the verify step for the same bytes.
-func (m *mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *transport.ChunkHeader, files []plan.File, data []byte) (logical uint64, placed []uint64, readBack bool, err error) {
+func (m *Mover) writeParts(v *volume.Volume, job plan.Job, u plan.Unit, h *transport.ChunkHeader, files []plan.File, data []byte) (logical uint64, placed []uint64, readBack bool, err error) {
 	dense := !slices.ContainsFunc(h.Files, func(p transport.FilePart) bool { return p.Segments != nil })
 	d := xxhash.New()
 	var back *xxhash.Digest // the unit read back, while every file so far was
@@ -402,7 +402,7 @@ func clearStale(f *os.File, unit uint64, file *plan.File) error {
 // placesOnReceipt says whether this agent puts a file in place as soon as
 // it has written it: the file is whole in unit u, still waiting for its
 // data, and this agent is the one to finalize u.
-func (m *mover) placesOnReceipt(job plan.Job, u *plan.Unit, f *plan.File) bool {
+func (m *Mover) placesOnReceipt(job plan.Job, u *plan.Unit, f *plan.File) bool {
 	return f.Units == 1 && f.FirstUnit == u.ID && f.State == plan.FilePending && u.Receiver == m.name && job.Finisher(u) == m.name
 }
 
@@ -411,7 +411,7 @@ func (m *mover) placesOnReceipt(job plan.Job, u *plan.Unit, f *plan.File) bool {
 // changed before committing it). The temp files, or the files already put
 // in place, are re-read and hashed; on a match the unit is reported written
 // again and not sent again.
-func (m *mover) answerProbe(peer string, job plan.Job, h *transport.ChunkHeader, files []plan.File) *transport.ChunkAck {
+func (m *Mover) answerProbe(peer string, job plan.Job, h *transport.ChunkHeader, files []plan.File) *transport.ChunkAck {
 	ack := &transport.ChunkAck{Unit: h.Unit, Attempt: h.Attempt}
 	v, err := m.volume(job.Spec.Target.Volume)
 	if err == nil {

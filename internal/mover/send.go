@@ -1,4 +1,4 @@
-package agent
+package mover
 
 import (
 	"context"
@@ -87,7 +87,7 @@ type pendingAck struct {
 	wireLen int
 }
 
-func (m *mover) sendLoop(ctx context.Context) {
+func (m *Mover) sendLoop(ctx context.Context) {
 	var bufs sendBuffers
 	for {
 		select {
@@ -106,7 +106,7 @@ func (m *mover) sendLoop(ctx context.Context) {
 // path the workers would otherwise idle a third of the time). There are
 // ackLoops of them and ackQ is unbuffered, so at most ackLoops chunks
 // await an ack; a worker that finds every ack loop busy waits.
-func (m *mover) ackLoop(ctx context.Context) {
+func (m *Mover) ackLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -122,7 +122,7 @@ func (m *mover) ackLoop(ctx context.Context) {
 // sendUnit reads, hashes, compresses and sends one unit, and hands the
 // wait for the receiver's acknowledgement (that it is durable) to an ack
 // loop.
-func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
+func (m *Mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 	log := m.log.With("job", w.Job.ID, "unit", w.Unit.ID, "receiver", w.Unit.Receiver)
 	if m.probe(ctx, w) {
 		return
@@ -162,7 +162,7 @@ func (m *mover) sendUnit(ctx context.Context, w plan.Work, bufs *sendBuffers) {
 
 // settle acts on how a chunk's delivery ended: the receiver's ack, or the
 // error that kept it from coming.
-func (m *mover) settle(w plan.Work, h *transport.ChunkHeader, wireLen int, ack *transport.ChunkAck, err error) {
+func (m *Mover) settle(w plan.Work, h *transport.ChunkHeader, wireLen int, ack *transport.ChunkAck, err error) {
 	log := m.log.With("job", w.Job.ID, "unit", w.Unit.ID, "receiver", w.Unit.Receiver)
 	switch {
 	case err != nil:
@@ -192,7 +192,7 @@ func (m *mover) settle(w plan.Work, h *transport.ChunkHeader, wireLen int, ack *
 }
 
 // deliver sends one chunk to the receiver and reads the ack.
-func (m *mover) deliver(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.ChunkAck, error) {
+func (m *Mover) deliver(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.ChunkAck, error) {
 	s, k, err := m.transmit(ctx, receiver, h, payload)
 	if err != nil {
 		return nil, err
@@ -205,8 +205,8 @@ func (m *mover) deliver(ctx context.Context, receiver string, h *transport.Chunk
 // than there are send workers, as stripes on several. It returns the
 // header's stream, on which the ack comes; payload may be reused as soon
 // as it returns (quic-go has copied it into its frames).
-func (m *mover) transmit(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.Stream, laneKey, error) {
-	addr, err := m.a.quicAddr(receiver)
+func (m *Mover) transmit(ctx context.Context, receiver string, h *transport.ChunkHeader, payload []byte) (*transport.Stream, laneKey, error) {
+	addr, err := m.peers.Addr(receiver)
 	if err != nil {
 		return nil, laneKey{}, err
 	}
@@ -237,7 +237,7 @@ func (m *mover) transmit(ctx context.Context, receiver string, h *transport.Chun
 }
 
 // awaitAck reads the receiver's ack of h on s and pools s again.
-func (m *mover) awaitAck(s *transport.Stream, k laneKey, h *transport.ChunkHeader) (*transport.ChunkAck, error) {
+func (m *Mover) awaitAck(s *transport.Stream, k laneKey, h *transport.ChunkHeader) (*transport.ChunkAck, error) {
 	ack, err := transport.ReadAck(s)
 	if err != nil {
 		s.Close()
@@ -253,7 +253,7 @@ func (m *mover) awaitAck(s *transport.Stream, k laneKey, h *transport.ChunkHeade
 
 // sendStripes sends payload's stripes (cut at cuts) of transfer at once,
 // each on a pooled stream of its own lane.
-func (m *mover) sendStripes(ctx context.Context, addr, receiver string, transfer uint64, payload []byte, cuts []int) error {
+func (m *Mover) sendStripes(ctx context.Context, addr, receiver string, transfer uint64, payload []byte, cuts []int) error {
 	errs := make(chan error, len(cuts)-1)
 	for i := range len(cuts) - 1 {
 		go func() {
@@ -282,18 +282,18 @@ func (m *mover) sendStripes(ctx context.Context, addr, receiver string, transfer
 }
 
 // stream returns a pooled data stream on lane k, or opens one.
-func (m *mover) stream(ctx context.Context, addr string, k laneKey) (*transport.Stream, error) {
+func (m *Mover) stream(ctx context.Context, addr string, k laneKey) (*transport.Stream, error) {
 	if s := m.streams().get(k); s != nil {
 		return s, nil
 	}
 	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	return m.a.endpoint.OpenDataStream(octx, addr, k.receiver, k.lane)
+	return m.peers.OpenDataStream(octx, addr, k.receiver, k.lane)
 }
 
 // putStream returns a stream whose exchange is complete to the pool, or
 // closes it when its lane was given back (its connection may go idle).
-func (m *mover) putStream(k laneKey, s *transport.Stream) {
+func (m *Mover) putStream(k laneKey, s *transport.Stream) {
 	_ = s.SetDeadline(time.Time{})
 	if m.lanes.inUse(k.receiver, k.lane) {
 		m.streams().put(k, s)
@@ -302,7 +302,7 @@ func (m *mover) putStream(k laneKey, s *transport.Stream) {
 	}
 }
 
-func (m *mover) streams() *streamPool {
+func (m *Mover) streams() *streamPool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.pool == nil {
@@ -314,7 +314,7 @@ func (m *mover) streams() *streamPool {
 // readUnit reads a unit's files into bufs.raw and builds its header. Each
 // file is checked before and after the read: one that changed or vanished
 // is reported to the leader, which re-plans it (errFileChanged).
-func (m *mover) readUnit(w plan.Work, bufs *sendBuffers) (*transport.ChunkHeader, []byte, error) {
+func (m *Mover) readUnit(w plan.Work, bufs *sendBuffers) (*transport.ChunkHeader, []byte, error) {
 	v, err := m.volume(w.Job.Spec.Source.Volume)
 	if err != nil {
 		return nil, nil, err
@@ -429,7 +429,7 @@ type sentUnit struct {
 
 // remember keeps an acked unit's header (dense units only: the probe
 // hashes the logical bytes, which for a sparse unit differ from the raw).
-func (m *mover) remember(w plan.Work, h *transport.ChunkHeader) {
+func (m *Mover) remember(w plan.Work, h *transport.ChunkHeader) {
 	for _, p := range h.Files {
 		if p.Segments != nil {
 			return
@@ -446,7 +446,7 @@ func (m *mover) remember(w plan.Work, h *transport.ChunkHeader) {
 // probe asks the receiver whether it already holds a unit it acked before
 // and the plan still shows pending (its report was lost). It reports
 // whether the unit needs no sending.
-func (m *mover) probe(ctx context.Context, w plan.Work) bool {
+func (m *Mover) probe(ctx context.Context, w plan.Work) bool {
 	m.mu.Lock()
 	prev, ok := m.sent[unitRef{w.Job.ID, w.Unit.ID}]
 	m.mu.Unlock()
@@ -479,7 +479,7 @@ func samePlan(parts []plan.Part, files []transport.FilePart) bool {
 // stillMine reports whether the plan still has this agent send a unit to
 // the same receiver: after a re-assignment, sending it too would only
 // send it twice.
-func (m *mover) stillMine(w plan.Work) bool {
+func (m *Mover) stillMine(w plan.Work) bool {
 	u, _, ok := m.fsm.UnitFiles(w.Job.ID, w.Unit.ID)
 	return ok && u.State == plan.UnitPending && u.Sender == m.name && u.Receiver == w.Unit.Receiver
 }
@@ -493,7 +493,7 @@ const stallAfter = 30 * time.Second
 
 // unreachable records a failed send to a receiver; once sends have failed
 // for stallAfter, it asks the leader to put it in the job's reason.
-func (m *mover) unreachable(j plan.Job, receiver string, err error) {
+func (m *Mover) unreachable(j plan.Job, receiver string, err error) {
 	key := j.ID + ">" + receiver
 	now := time.Now()
 	m.mu.Lock()
@@ -516,7 +516,7 @@ func (m *mover) unreachable(j plan.Job, receiver string, err error) {
 
 // reachable clears what unreachable recorded, and the job's reason if it
 // was noted.
-func (m *mover) reachable(j plan.Job, receiver string) {
+func (m *Mover) reachable(j plan.Job, receiver string) {
 	key := j.ID + ">" + receiver
 	m.mu.Lock()
 	_, failing := m.failing[key]
@@ -530,11 +530,11 @@ func (m *mover) reachable(j plan.Job, receiver string) {
 }
 
 // noteJob sets a job's reason through the leader, in the background.
-func (m *mover) noteJob(id, reason string) {
+func (m *Mover) noteJob(id, reason string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := m.a.onLeader(ctx, rpcJobNote, plan.Note{ID: id, Reason: reason}, nil); err != nil {
+		if err := m.leader.NoteJob(ctx, plan.Note{ID: id, Reason: reason}); err != nil {
 			m.log.Warn("could not note why the job waits", "job", id, "err", err)
 		}
 	}()

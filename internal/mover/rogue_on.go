@@ -1,6 +1,6 @@
 //go:build rogue
 
-package agent
+package mover
 
 import (
 	"os"

@@ -1,15 +1,13 @@
-package agent
+package mover
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
-	"github.com/leptonmesh/lepton/cluster"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/volume"
 )
@@ -32,9 +30,9 @@ const (
 // reporter batches this agent's reports per job and sends them to the
 // leader, keeping them (bounded) while no leader answers.
 type reporter struct {
-	a    *Agent
-	log  *slog.Logger
-	kick chan struct{}
+	leader Leader
+	log    *slog.Logger
+	kick   chan struct{}
 
 	mu      sync.Mutex
 	pending map[string]*plan.Progress
@@ -42,8 +40,8 @@ type reporter struct {
 	fullAt  map[string]time.Time // when a job's full volume was last reported
 }
 
-func newReporter(a *Agent, log *slog.Logger) *reporter {
-	return &reporter{a: a, log: log, kick: make(chan struct{}, 1), pending: map[string]*plan.Progress{}, fullAt: map[string]time.Time{}}
+func newReporter(leader Leader, log *slog.Logger) *reporter {
+	return &reporter{leader: leader, log: log, kick: make(chan struct{}, 1), pending: map[string]*plan.Progress{}, fullAt: map[string]time.Time{}}
 }
 
 func (r *reporter) add(job string, f func(p *plan.Progress)) {
@@ -104,7 +102,7 @@ func (r *reporter) noSpace(job plan.Job, agent string, v *volume.Volume) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := r.a.onLeader(ctx, rpcJobState, plan.JobStateChange{ID: job.ID, State: plan.JobPaused, Reason: reason}, nil); err != nil {
+		if err := r.leader.SetJobState(ctx, plan.JobStateChange{ID: job.ID, State: plan.JobPaused, Reason: reason}); err != nil {
 			r.log.Warn("could not pause the job for a full volume", "job", job.ID, "err", err)
 		}
 	}()
@@ -145,9 +143,9 @@ func (r *reporter) flush(ctx context.Context) {
 			// Short: a leader that just died would hold the reports until
 			// the timeout; the next round finds the new one.
 			cctx, cancel := context.WithTimeout(ctx, reportTimeout)
-			err := r.a.onLeader(cctx, rpcProgress, p, nil)
+			err := r.leader.Report(cctx, p)
 			cancel()
-			if err == nil || statusOf(err) == http.StatusNotFound || refusedFor(err) {
+			if err == nil || errors.Is(err, ErrNoJob) || errors.Is(err, ErrRefused) {
 				// Delivered, or the job is gone, or the plan gave the work
 				// to another agent meanwhile: sending it again cannot help.
 				continue
@@ -165,7 +163,7 @@ func (r *reporter) flush(ctx context.Context) {
 // split cuts a batch into pieces of at most n items each, so one Raft
 // entry stays small even after reports piled up while no leader answered.
 func split(p *plan.Progress, n int) []*plan.Progress {
-	if count(p) <= n {
+	if p.Count() <= n {
 		return []*plan.Progress{p}
 	}
 	var out []*plan.Progress
@@ -205,7 +203,7 @@ func (r *reporter) add0(id string, b *plan.Progress) {
 	p, ok := r.pending[id]
 	if !ok {
 		r.pending[id] = b
-		r.items += count(b)
+		r.items += b.Count()
 		return
 	}
 	p.Done = append(p.Done, b.Done...)
@@ -215,38 +213,5 @@ func (r *reporter) add0(id string, b *plan.Progress) {
 	p.Changed = append(p.Changed, b.Changed...)
 	p.Vanished = append(p.Vanished, b.Vanished...)
 	p.MetaDone = p.MetaDone || b.MetaDone
-	r.items += count(b)
-}
-
-func count(p *plan.Progress) int {
-	return len(p.Done) + len(p.Failed) + len(p.Verified) + len(p.Finalized) + len(p.Changed) + len(p.Vanished)
-}
-
-// acceptProgress is the leader's side of rpcProgress: one Raft entry per
-// batch, holding only the reports the caller's role allows
-// (plan.AuthorizeProgress); the rest are logged, counted and dropped. A
-// legitimate agent meets a refusal only when the plan moved its work to
-// another agent meanwhile, and that agent does the work again.
-func (a *Agent) acceptProgress(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
-	var p plan.Progress
-	if err := json.Unmarshal(req, &p); err != nil {
-		return nil, badRequest("decode progress: %v", err)
-	}
-	refused, err := a.cluster.FSM().AuthorizeProgress(from.Node, &p)
-	if err != nil {
-		return nil, notFound("%v", err)
-	}
-	if len(refused) > 0 {
-		a.cluster.CountRefused(rpcProgress, len(refused))
-		a.log.Warn("peer call refused", "peer", from.Node, "method", rpcProgress, "job", p.ID,
-			"refused", len(refused), "first", refused[0].String())
-	}
-	if count(&p) == 0 && !p.MetaDone {
-		if len(refused) > 0 {
-			return nil, cluster.Errorf(http.StatusForbidden, "%s refused for %s: %s", rpcProgress, from.Node, refused[0])
-		}
-		return struct{}{}, nil
-	}
-	p.Time = time.Now().UnixNano()
-	return struct{}{}, a.apply(plan.CmdProgress, p)
+	r.items += b.Count()
 }

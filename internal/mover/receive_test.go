@@ -1,4 +1,4 @@
-package agent
+package mover
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 // receiverUnderTest is a mover on tgt-1 with a plan holding one running
 // job (src-1 → tgt-1) of a 10-byte file (unit 0) and a file of two chunks
 // (units 1 and 2), and a real target volume.
-func receiverUnderTest(t *testing.T) (*mover, *bytes.Buffer, string) {
+func receiverUnderTest(t *testing.T) (*Mover, *bytes.Buffer, string) {
 	t.Helper()
 	fsm := plan.NewFSM()
 	idx := uint64(1)
@@ -51,7 +51,7 @@ func receiverUnderTest(t *testing.T) (*mover, *bytes.Buffer, string) {
 	t.Cleanup(func() { v.Close() })
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	m := &mover{log: log, name: "tgt-1", fsm: fsm, codec: transport.NewCodec(), volumes: map[string]*volume.Volume{"data": v},
+	m := &Mover{log: log, name: "tgt-1", fsm: fsm, codec: transport.NewCodec(), volumes: map[string]*volume.Volume{"data": v},
 		metrics: newMoverMetrics(), held: map[unitRef]hold{}, busy: map[string]time.Time{}}
 	m.reports = newReporter(nil, log)
 	return m, &logs, dir
@@ -160,7 +160,7 @@ func TestAProbeFindsAUnitWrittenBeforeALostReport(t *testing.T) {
 	if ack := m.accept("src-1", &probe, nil, &raw); !ack.OK {
 		t.Fatalf("probe of a unit held: %+v", ack)
 	}
-	if got := count(m.reports.pending["j-1"]); got != 1 {
+	if got := m.reports.pending["j-1"].Count(); got != 1 {
 		t.Errorf("the probe re-reported %d units, want 1", got)
 	}
 	probe.Hash ^= 1
@@ -215,7 +215,7 @@ func TestAChunkAheadOfThisReplicasPlanWaitsForIt(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if res := m.fsm.Apply(&raft.Log{Index: uint64(100 + i), Type: raft.LogCommand, Data: data}); res != nil {
+			if res := m.fsm.(*plan.FSM).Apply(&raft.Log{Index: uint64(100 + i), Type: raft.LogCommand, Data: data}); res != nil {
 				t.Errorf("apply: %v", res)
 			}
 		}

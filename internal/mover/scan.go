@@ -1,14 +1,10 @@
-package agent
+package mover
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/leptonmesh/lepton/cluster"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/volume"
 )
@@ -26,7 +22,7 @@ var errScanStopped = errors.New("scan stopped")
 // batches. Batch boundaries are deterministic (the walk is in lexical
 // order), so a scan restarted after a crash skips the batches already
 // committed.
-func (m *mover) scan(ctx context.Context, j plan.Job) {
+func (m *Mover) scan(ctx context.Context, j plan.Job) {
 	log := m.log.With("job", j.ID)
 	v, err := m.volume(j.Spec.Source.Volume)
 	if err != nil {
@@ -82,13 +78,13 @@ func (m *mover) scan(ctx context.Context, j plan.Job) {
 
 // sendManifest delivers one batch to the leader, retrying (bounded) while
 // there is no leader or it changes.
-func (m *mover) sendManifest(ctx context.Context, b plan.Manifest) error {
+func (m *Mover) sendManifest(ctx context.Context, b plan.Manifest) error {
 	var err error
 	for attempt := range 30 {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = m.a.onLeader(cctx, rpcManifest, b, nil)
+		err = m.leader.SendManifest(cctx, b)
 		cancel()
-		if err == nil || ctx.Err() != nil || refusedFor(err) {
+		if err == nil || ctx.Err() != nil || errors.Is(err, ErrRefused) {
 			return err
 		}
 		m.log.Debug("manifest batch not accepted yet", "job", b.ID, "seq", b.Seq, "attempt", attempt, "err", err)
@@ -101,46 +97,11 @@ func (m *mover) sendManifest(ctx context.Context, b plan.Manifest) error {
 	return err
 }
 
-// refusedFor says whether the leader refused a call for what it carried
-// or who sent it (400, 403): sending it again cannot help.
-func refusedFor(err error) bool {
-	st := statusOf(err)
-	return st == http.StatusBadRequest || st == http.StatusForbidden || st == http.StatusConflict
-}
-
 // failJob asks the leader to fail a job with a reason.
-func (m *mover) failJob(ctx context.Context, id, reason string) {
+func (m *Mover) failJob(ctx context.Context, id, reason string) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := m.a.onLeader(cctx, rpcJobState, plan.JobStateChange{ID: id, State: plan.JobFailed, Reason: reason}, nil); err != nil {
+	if err := m.leader.SetJobState(cctx, plan.JobStateChange{ID: id, State: plan.JobFailed, Reason: reason}); err != nil {
 		m.log.Warn("could not fail the job", "job", id, "reason", reason, "err", err)
 	}
-}
-
-// acceptManifest is the leader's side of rpcManifest: only the job's
-// scanner may send its manifest, and every batch is checked before it is
-// committed (plan.CheckManifest). A batch that would take the job past its
-// unit bound fails the job, with the reason.
-func (a *Agent) acceptManifest(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
-	var b plan.Manifest
-	if err := json.Unmarshal(req, &b); err != nil {
-		return nil, badRequest("decode manifest batch: %v", err)
-	}
-	err := a.cluster.FSM().CheckManifest(from.Node, &b)
-	switch {
-	case errors.Is(err, plan.ErrNoJob):
-		return nil, notFound("%v", err)
-	case errors.Is(err, plan.ErrTooManyUnits):
-		reason := fmt.Sprintf("scan of %s stopped: %v", b.ID, err)
-		if ferr := a.apply(plan.CmdJobState, plan.JobStateChange{ID: b.ID, State: plan.JobFailed, Reason: reason, Time: time.Now().UnixNano()}); ferr != nil {
-			return nil, ferr
-		}
-		return nil, conflict("%s", reason)
-	case errors.Is(err, plan.ErrNotYourRole):
-		return nil, a.cluster.Refuse(from, rpcManifest, http.StatusForbidden, "%v", err)
-	case err != nil:
-		return nil, a.cluster.Refuse(from, rpcManifest, http.StatusBadRequest, "%v", err)
-	}
-	b.Time = time.Now().UnixNano()
-	return struct{}{}, a.apply(plan.CmdManifest, b)
 }

@@ -1,4 +1,4 @@
-package agent
+package scheduler
 
 import (
 	"context"
@@ -18,26 +18,17 @@ import (
 	"github.com/leptonmesh/lepton/ring"
 )
 
-// Leader-only calls for jobs, forwarded from any agent.
-const (
-	rpcJobSubmit = "job.submit"
-	rpcJobState  = "job.state"
-	rpcManifest  = "job.manifest"
-	rpcProgress  = "job.progress"
-	rpcJobNote   = "job.note"
-)
-
 // submitJob validates a spec against the cluster and commits the job. The
 // checks that need the registry live here; the rest is Spec.Validate.
-func (a *Agent) submitJob(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
-	if err := a.cluster.CheckOperator(from, rpcJobSubmit); err != nil {
+func (s *Scheduler) submitJob(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
+	if err := s.cluster.CheckOperator(from, MethodSubmit); err != nil {
 		return nil, err
 	}
 	spec, err := jobspec.ParseJSON(req)
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	nodes := a.cluster.FSM().Nodes()
+	nodes := s.fsm.Nodes()
 	sources, err := holders(nodes, "source", spec.Source)
 	if err != nil {
 		return nil, err
@@ -46,7 +37,7 @@ func (a *Agent) submitJob(ctx context.Context, from cluster.Caller, req json.Raw
 	if err != nil {
 		return nil, err
 	}
-	for _, j := range a.cluster.FSM().Jobs() {
+	for _, j := range s.fsm.Jobs() {
 		if j.State.Ended() {
 			continue
 		}
@@ -63,7 +54,7 @@ func (a *Agent) submitJob(ctx context.Context, from cluster.Caller, req json.Raw
 	job := plan.Job{
 		ID: id, Spec: *spec, State: plan.JobScanning, Created: now,
 		Sources: sources, Targets: targets,
-		Scanner: pick(a.alive(sources), id), Lead: pick(a.alive(targets), id),
+		Scanner: pick(s.alive(sources), id), Lead: pick(s.alive(targets), id),
 	}
 	if job.Scanner == "" {
 		job.Scanner = pick(sources, id)
@@ -71,10 +62,10 @@ func (a *Agent) submitJob(ctx context.Context, from cluster.Caller, req json.Raw
 	if job.Lead == "" {
 		job.Lead = pick(targets, id)
 	}
-	if err := a.apply(plan.CmdJobSubmit, job); err != nil {
+	if err := s.apply(plan.CmdJobSubmit, job); err != nil {
 		return nil, err
 	}
-	a.log.Info("job submitted", "job", id, "name", spec.Name, "sources", sources, "targets", targets)
+	s.log.Info("job submitted", "job", id, "name", spec.Name, "sources", sources, "targets", targets)
 	return api.JobSubmitted{ID: id}, nil
 }
 
@@ -131,9 +122,9 @@ func pick(names []string, id string) string {
 }
 
 // alive filters names to the members gossip says are alive.
-func (a *Agent) alive(names []string) []string {
+func (s *Scheduler) alive(names []string) []string {
 	live := map[string]bool{}
-	for _, m := range a.cluster.Members() {
+	for _, m := range s.cluster.Members() {
 		if m.Status == api.StatusAlive || m.Status == api.StatusSuspect {
 			live[m.Name] = true
 		}
@@ -154,21 +145,21 @@ func newJobID() string {
 }
 
 // apply commits a plan command on the leader.
-func (a *Agent) apply(t plan.CommandType, v any) error {
-	return a.cluster.Apply(t, v)
+func (s *Scheduler) apply(t plan.CommandType, v any) error {
+	return s.cluster.Apply(t, v)
 }
 
 // changeJobState pauses, resumes or cancels a job on the leader.
-func (a *Agent) changeJobState(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
+func (s *Scheduler) changeJobState(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
 	var c plan.JobStateChange
 	if err := json.Unmarshal(req, &c); err != nil {
 		return nil, badRequest("decode state change: %v", err)
 	}
-	job, ok := a.cluster.FSM().Job(c.ID)
+	job, ok := s.fsm.Job(c.ID)
 	if !ok {
 		return nil, notFound("no job %s; `leptonctl job list` shows the jobs", c.ID)
 	}
-	if err := a.mayChangeState(from, job, c.State); err != nil {
+	if err := s.mayChangeState(from, job, c.State); err != nil {
 		return nil, err
 	}
 	if len(c.Reason) > maxNoteLen {
@@ -183,30 +174,30 @@ func (a *Agent) changeJobState(ctx context.Context, from cluster.Caller, req jso
 		return nil, conflict("job %s is already paused", c.ID)
 	}
 	c.Time = time.Now().UnixNano()
-	if err := a.apply(plan.CmdJobState, c); err != nil {
+	if err := s.apply(plan.CmdJobState, c); err != nil {
 		return nil, err
 	}
-	job, _ = a.cluster.FSM().Job(c.ID)
-	return jobStatus(job), nil
+	job, _ = s.fsm.Job(c.ID)
+	return job, nil
 }
 
-// noteJob is the leader's side of rpcJobNote: a job's reason, set by an
+// noteJob is the leader's side of MethodNote: a job's reason, set by an
 // agent that sees why it cannot go on (or cleared when it can again).
-func (a *Agent) noteJob(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
+func (s *Scheduler) noteJob(ctx context.Context, from cluster.Caller, req json.RawMessage) (any, error) {
 	var n plan.Note
 	if err := json.Unmarshal(req, &n); err != nil {
 		return nil, badRequest("decode note: %v", err)
 	}
-	job, ok := a.cluster.FSM().Job(n.ID)
+	job, ok := s.fsm.Job(n.ID)
 	if !ok {
 		return nil, notFound("no job %s", n.ID)
 	}
 	if !slices.Contains(job.Sources, from.Node) && !slices.Contains(job.Targets, from.Node) {
-		return nil, a.cluster.Refuse(from, rpcJobNote, http.StatusForbidden, "%s is not an agent of job %s", from.Node, job.ID)
+		return nil, s.cluster.Refuse(from, MethodNote, http.StatusForbidden, "%s is not an agent of job %s", from.Node, job.ID)
 	}
 	if len(n.Reason) > maxNoteLen {
 		return nil, badRequest("note: %d bytes; at most %d", len(n.Reason), maxNoteLen)
 	}
 	n.Time = time.Now().UnixNano()
-	return struct{}{}, a.apply(plan.CmdNote, n)
+	return struct{}{}, s.apply(plan.CmdNote, n)
 }
