@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/leptonmesh/lepton/internal/api"
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/internal/plan"
-	"github.com/leptonmesh/lepton/internal/volume"
 )
 
 // jobStatus turns the plan's job into the API's.
@@ -39,7 +39,7 @@ func jobStatus(j plan.Job) api.Job {
 	return out
 }
 
-var kindNames = map[volume.Kind]string{volume.KindFile: "file", volume.KindDir: "dir", volume.KindSymlink: "symlink", volume.KindSpecial: "special"}
+var kindNames = map[manifest.Kind]string{manifest.KindFile: "file", manifest.KindDir: "dir", manifest.KindSymlink: "symlink", manifest.KindSpecial: "special"}
 
 // fileReport is one report line.
 func fileReport(f plan.File) api.FileReport {

@@ -47,7 +47,7 @@ func raftTimings(c *raft.Config, profile string) {
 // stream layer. resolve names the node at a QUIC address (for dials);
 // isServer says whether gossip shows a node alive with the server flag (for
 // the inbound streams raftAuth lets in).
-func newRaft(cfg *Config, fsm *plan.FSM, notify chan bool, resolve func(string) (string, error), isServer func(string) bool) (*raftNode, error) {
+func newRaft(cfg *Config, state *plan.FSM, notify chan bool, resolve func(string) (string, error), isServer func(string) bool) (*raftNode, error) {
 	dir := filepath.Join(cfg.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create raft directory: %w", err)
@@ -104,7 +104,7 @@ func newRaft(cfg *Config, fsm *plan.FSM, notify chan bool, resolve func(string) 
 		Timeout: ioTimeout,
 		Logger:  hlog,
 	})
-	r, err := raft.NewRaft(rc, fsm, logs, store, snaps, trans)
+	r, err := raft.NewRaft(rc, fsm{state}, logs, store, snaps, trans)
 	if err != nil {
 		trans.Close()
 		store.Close()

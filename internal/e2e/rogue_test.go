@@ -18,11 +18,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/leptonmesh/lepton/internal/api"
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/internal/pki"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/testcluster"
 	"github.com/leptonmesh/lepton/internal/testtree"
-	"github.com/leptonmesh/lepton/internal/volume"
 	"github.com/leptonmesh/lepton/transport"
 )
 
@@ -213,7 +213,7 @@ func TestRogueMemberIsRefused(t *testing.T) {
 
 	// A manifest batch for a job it does not scan, with a path that escapes.
 	r.refused(leader, "job.manifest", "", plan.Manifest{ID: id, Seq: 1, Final: true,
-		Entries: []volume.Entry{{Path: "a/../../x", Kind: volume.KindFile, Size: 6, Mode: 0o644}}}, "scanned by src-1")
+		Entries: []manifest.Entry{{Path: "a/../../x", Kind: manifest.KindFile, Size: 6, Mode: 0o644}}}, "scanned by src-1")
 	// Operator calls without the token, or with a wrong one.
 	other := spec("intruder", "data", "data")
 	other.Target.Agent = "tgt-2"

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/volume"
 )
@@ -62,7 +63,7 @@ func (m *Mover) lead(work []plan.FileWork) {
 		}
 		e, dst := fw.File.Entry, targetPath(job, fw.File.Path)
 		switch {
-		case e.Kind == volume.KindDir:
+		case e.Kind == manifest.KindDir:
 			if err := v.MakeDir(dst, e, m.asRoot); err != nil {
 				report(fw, err)
 				continue
@@ -70,9 +71,9 @@ func (m *Mover) lead(work []plan.FileWork) {
 			dirs = append(dirs, fw)
 		case e.LinkOf != "":
 			continue // after every plain entry exists
-		case e.Kind == volume.KindSymlink:
+		case e.Kind == manifest.KindSymlink:
 			report(fw, v.MakeSymlink(dst, e, m.asRoot))
-		case e.Kind == volume.KindFile:
+		case e.Kind == manifest.KindFile:
 			report(fw, m.emptyFile(v, job, fw))
 		}
 	}

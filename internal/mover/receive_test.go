@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/leptonmesh/lepton/internal/jobspec"
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/volume"
 	"github.com/leptonmesh/lepton/transport"
@@ -24,23 +24,21 @@ import (
 func receiverUnderTest(t *testing.T) (*Mover, *bytes.Buffer, string) {
 	t.Helper()
 	fsm := plan.NewFSM()
-	idx := uint64(1)
 	apply := func(ct plan.CommandType, v any) {
 		data, err := plan.Encode(ct, v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res := fsm.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}); res != nil {
+		if res := fsm.Apply(data); res != nil {
 			t.Fatalf("apply %d: %v", ct, res)
 		}
-		idx++
 	}
 	spec := jobspec.Defaults()
 	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
 	apply(plan.CmdJobSubmit, plan.Job{ID: "j-1", Spec: spec, State: plan.JobScanning, Sources: []string{"src-1"}, Targets: []string{"tgt-1"}, Lead: "tgt-1"})
-	apply(plan.CmdManifest, plan.Manifest{ID: "j-1", Entries: []volume.Entry{
-		{Path: "a.txt", Kind: volume.KindFile, Size: 10, Mode: 0o640, MtimeNs: 1_500_000_000_123_456_789},
-		{Path: "big.bin", Kind: volume.KindFile, Size: 2 * jobspec.DefaultChunkSize, Mode: 0o644}}, Final: true})
+	apply(plan.CmdManifest, plan.Manifest{ID: "j-1", Entries: []manifest.Entry{
+		{Path: "a.txt", Kind: manifest.KindFile, Size: 10, Mode: 0o640, MtimeNs: 1_500_000_000_123_456_789},
+		{Path: "big.bin", Kind: manifest.KindFile, Size: 2 * jobspec.DefaultChunkSize, Mode: 0o644}}, Final: true})
 	apply(plan.CmdAssign, plan.Assign{ID: "j-1", Senders: []string{"src-1"}, Receivers: []string{"tgt-1"}})
 
 	dir := t.TempDir()
@@ -202,20 +200,20 @@ func TestAChunkAheadOfThisReplicasPlanWaitsForIt(t *testing.T) {
 	go func() {
 		defer close(applied)
 		time.Sleep(100 * time.Millisecond)
-		for i, c := range []struct {
+		for _, c := range []struct {
 			ct plan.CommandType
 			v  any
 		}{
 			{plan.CmdJobSubmit, plan.Job{ID: "j-2", Spec: spec, State: plan.JobScanning, Sources: []string{"src-1"}, Targets: []string{"tgt-1"}, Scanner: "src-1"}},
 			{plan.CmdAssign, plan.Assign{ID: "j-2", Senders: []string{"src-1"}, Receivers: []string{"tgt-1"}}},
-			{plan.CmdManifest, plan.Manifest{ID: "j-2", Entries: []volume.Entry{{Path: "late.txt", Kind: volume.KindFile, Size: 4, Mode: 0o644}}}},
+			{plan.CmdManifest, plan.Manifest{ID: "j-2", Entries: []manifest.Entry{{Path: "late.txt", Kind: manifest.KindFile, Size: 4, Mode: 0o644}}}},
 		} {
 			data, err := plan.Encode(c.ct, c.v)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			if res := m.fsm.(*plan.FSM).Apply(&raft.Log{Index: uint64(100 + i), Type: raft.LogCommand, Data: data}); res != nil {
+			if res := m.fsm.(*plan.FSM).Apply(data); res != nil {
 				t.Errorf("apply: %v", res)
 			}
 		}

@@ -6,8 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/internal/plan"
-	"github.com/leptonmesh/lepton/internal/volume"
 )
 
 // rogueManifest makes a scanner hostile, for the end-to-end tests of
@@ -19,5 +19,5 @@ func rogueManifest(b *plan.Manifest) {
 	if !strings.Contains(os.Getenv("LEPTON_ROGUE"), "manifest-escape") {
 		return
 	}
-	b.Entries = append(b.Entries, volume.Entry{Path: "zz/../../escaped", Kind: volume.KindFile, Size: 6, Mode: 0o644})
+	b.Entries = append(b.Entries, manifest.Entry{Path: "zz/../../escaped", Kind: manifest.KindFile, Size: 6, Mode: 0o644})
 }

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/internal/plan"
-	"github.com/leptonmesh/lepton/internal/volume"
 )
 
 // Manifest batches: thousands of entries per Raft entry, well under 1 MiB.
@@ -31,7 +31,7 @@ func (m *Mover) scan(ctx context.Context, j plan.Job) {
 	}
 	skip := m.fsm.ManifestSeq(j.ID)
 	match := j.Spec.Matcher()
-	var batch []volume.Entry
+	var batch []manifest.Entry
 	size, seq := 0, 0
 	flush := func(final bool) error {
 		if cur, ok := m.fsm.Job(j.ID); !ok || cur.State.Ended() || cur.Scanner != m.name {
@@ -50,7 +50,7 @@ func (m *Mover) scan(ctx context.Context, j plan.Job) {
 	}
 	started := time.Now()
 	total := 0
-	err = v.Walk(ctx, j.Spec.Source.Path, match.Match, func(e volume.Entry) error {
+	err = v.Walk(ctx, j.Spec.Source.Path, match.Match, func(e manifest.Entry) error {
 		batch = append(batch, e)
 		size += len(e.Path) + len(e.Target) + len(e.LinkOf) + 64 + 32*len(e.Data)
 		total++

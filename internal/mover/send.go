@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/volume"
 	"github.com/leptonmesh/lepton/transport"
@@ -365,17 +366,17 @@ func (m *Mover) readUnit(w plan.Work, bufs *sendBuffers) (*transport.ChunkHeader
 
 // readPart appends the data of one part to raw: the whole range, or for a
 // sparse file only its data segments (holes are not sent).
-func readPart(run *volume.DirRun, rel string, want volume.Entry, part plan.Part, raw []byte) (transport.FilePart, []byte, error) {
+func readPart(run *volume.DirRun, rel string, want manifest.Entry, part plan.Part, raw []byte) (transport.FilePart, []byte, error) {
 	fp := transport.FilePart{File: part.File, Off: part.Off, Len: part.Len}
 	f, before, err := run.OpenRead(rel)
 	if err != nil {
 		return fp, raw, err
 	}
 	defer f.Close()
-	if volume.Changed(want, before) {
+	if manifest.Changed(want, before) {
 		return fp, raw, errFileChanged
 	}
-	segs := []volume.Extent{{Off: part.Off, Len: part.Len}}
+	segs := []manifest.Extent{{Off: part.Off, Len: part.Len}}
 	if want.Sparse {
 		if segs, err = volume.DataExtents(f, part.Off, part.Len); err != nil {
 			return fp, raw, fmt.Errorf("find data in %s: %w", rel, err)
@@ -399,17 +400,17 @@ func readPart(run *volume.DirRun, rel string, want volume.Entry, part plan.Part,
 	if err != nil {
 		return fp, raw, err
 	}
-	if volume.Changed(want, after) {
+	if manifest.Changed(want, after) {
 		return fp, raw, errFileChanged
 	}
 	return fp, raw, nil
 }
 
 // statEntry reads size and mtime of an open file as an Entry to compare.
-func statEntry(f *os.File, want volume.Entry) (volume.Entry, error) {
+func statEntry(f *os.File, want manifest.Entry) (manifest.Entry, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return volume.Entry{}, fmt.Errorf("stat %s: %w", want.Path, err)
+		return manifest.Entry{}, fmt.Errorf("stat %s: %w", want.Path, err)
 	}
 	e := want
 	e.Size, e.MtimeNs = fi.Size(), fi.ModTime().UnixNano()

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/volume"
 )
@@ -30,7 +31,7 @@ func TestStaleDataOutsideASparseFilesDataIsCleared(t *testing.T) {
 		}
 	}
 	file := plan.File{
-		Entry:     volume.Entry{Path: "disk.img", Kind: volume.KindFile, Size: size, Sparse: true, Data: []volume.Extent{{Off: 40 << 20, Len: 4096}}},
+		Entry:     manifest.Entry{Path: "disk.img", Kind: manifest.KindFile, Size: size, Sparse: true, Data: []manifest.Extent{{Off: 40 << 20, Len: 4096}}},
 		Changed:   1,
 		FirstUnit: 7,
 	}

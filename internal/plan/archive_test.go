@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/leptonmesh/lepton/internal/jobspec"
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 // reported finds a file in a job's report, as `leptonctl job report` reads it.
@@ -83,12 +83,8 @@ func TestAnEndedJobKeepsItsReportButNotItsWorkingState(t *testing.T) {
 	}
 
 	// The archive travels in snapshots.
-	snap, err := a.f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &bufSink{}
-	if err := snap.Persist(sink); err != nil {
+	sink := &bytes.Buffer{}
+	if err := a.f.Snapshot().Persist(sink); err != nil {
 		t.Fatal(err)
 	}
 	g := NewFSM()
@@ -103,7 +99,7 @@ func TestAnEndedJobKeepsItsReportButNotItsWorkingState(t *testing.T) {
 func TestReportsReadAcrossArchiveBlocks(t *testing.T) {
 	files := make([]File, 2*archiveBlock+7)
 	for i := range files {
-		files[i] = File{Entry: volume.Entry{Path: fmt.Sprintf("d/%05d", i), Kind: volume.KindFile, Size: int64(i)}, State: FileDone}
+		files[i] = File{Entry: manifest.Entry{Path: fmt.Sprintf("d/%05d", i), Kind: manifest.KindFile, Size: int64(i)}, State: FileDone}
 	}
 	arc, err := archiveFiles(files)
 	if err != nil {
@@ -142,9 +138,9 @@ func endedJob(a *applier, id string, n int, at int64) {
 	spec := jobspec.Defaults()
 	spec.Name, spec.Source.Volume, spec.Target.Volume = id, "data", "data"
 	a.do(CmdJobSubmit, Job{ID: id, Spec: spec, State: JobScanning, Created: at, Sources: []string{"s1"}, Targets: []string{"t1"}})
-	entries := make([]volume.Entry, n)
+	entries := make([]manifest.Entry, n)
 	for i := range entries {
-		entries[i] = volume.Entry{Path: fmt.Sprint(i), Kind: volume.KindFile}
+		entries[i] = manifest.Entry{Path: fmt.Sprint(i), Kind: manifest.KindFile}
 	}
 	a.do(CmdManifest, Manifest{ID: id, Entries: entries, Final: true, Time: at})
 	a.do(CmdJobState, JobStateChange{ID: id, State: JobCancelled, Time: at})
@@ -197,7 +193,7 @@ func TestASnapshotFromBeforeArchivesIsArchivedOnRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := NewFSM()
-	if err := g.Restore(io.NopCloser(&buf)); err != nil {
+	if err := g.Restore(&buf); err != nil {
 		t.Fatal(err)
 	}
 	if r := g.state.Jobs["j-1"]; r.Archive == nil || r.Files != nil {

@@ -7,25 +7,27 @@ import (
 	"testing"
 
 	"github.com/leptonmesh/lepton/internal/jobspec"
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 func TestCheckEntryRefusesWhatCouldEscapeOrLie(t *testing.T) {
-	file := func(p string) volume.Entry { return volume.Entry{Path: p, Kind: volume.KindFile, Size: 6, Mode: 0o644} }
-	good := []volume.Entry{
+	file := func(p string) manifest.Entry {
+		return manifest.Entry{Path: p, Kind: manifest.KindFile, Size: 6, Mode: 0o644}
+	}
+	good := []manifest.Entry{
 		file("a"), file("dir/b c"), file("ünïcode/…"),
-		{Path: "d", Kind: volume.KindDir, Mode: uint32(fs.ModeSticky | fs.ModeSetgid | 0o777)},
-		{Path: "l", Kind: volume.KindSymlink, Target: "../../anywhere/at/all"},
-		{Path: "h", Kind: volume.KindFile, Size: 6, LinkOf: "a"},
-		{Path: "f", Kind: volume.KindSpecial, Skip: volume.SkipFIFO},
-		{Path: "bad\xffname", Kind: volume.KindFile, Skip: volume.SkipBadName},
+		{Path: "d", Kind: manifest.KindDir, Mode: uint32(fs.ModeSticky | fs.ModeSetgid | 0o777)},
+		{Path: "l", Kind: manifest.KindSymlink, Target: "../../anywhere/at/all"},
+		{Path: "h", Kind: manifest.KindFile, Size: 6, LinkOf: "a"},
+		{Path: "f", Kind: manifest.KindSpecial, Skip: manifest.SkipFIFO},
+		{Path: "bad\xffname", Kind: manifest.KindFile, Skip: manifest.SkipBadName},
 	}
 	for _, e := range good {
 		if err := CheckEntry(&e); err != nil {
 			t.Errorf("%+v refused: %v", e, err)
 		}
 	}
-	bad := map[string]volume.Entry{
+	bad := map[string]manifest.Entry{
 		"escapes":              file("a/../../x"),
 		"absolute":             file("/etc/passwd"),
 		"not in clean":         file("a//b"),
@@ -34,15 +36,15 @@ func TestCheckEntryRefusesWhatCouldEscapeOrLie(t *testing.T) {
 		`or "."`:               file("."),
 		"NUL":                  file("a\x00b"),
 		"unknown kind":         {Path: "k", Kind: 9},
-		"must be skipped":      {Path: "dev", Kind: volume.KindSpecial},
-		"negative size":        {Path: "n", Kind: volume.KindFile, Size: -1},
-		"has no size":          {Path: "d", Kind: volume.KindDir, Size: 10},
-		"mode":                 {Path: "m", Kind: volume.KindFile, Mode: 0o644 | 1<<31},
-		"no link target":       {Path: "t", Kind: volume.KindFile, Target: "x"},
-		"without a target":     {Path: "l", Kind: volume.KindSymlink},
-		"hardlink to":          {Path: "h", Kind: volume.KindFile, LinkOf: "../x"},
-		"not reached":          {Path: "a", Kind: volume.KindFile, LinkOf: "b"},
-		"cannot be a hardlink": {Path: "z", Kind: volume.KindDir, LinkOf: "a"},
+		"must be skipped":      {Path: "dev", Kind: manifest.KindSpecial},
+		"negative size":        {Path: "n", Kind: manifest.KindFile, Size: -1},
+		"has no size":          {Path: "d", Kind: manifest.KindDir, Size: 10},
+		"mode":                 {Path: "m", Kind: manifest.KindFile, Mode: 0o644 | 1<<31},
+		"no link target":       {Path: "t", Kind: manifest.KindFile, Target: "x"},
+		"without a target":     {Path: "l", Kind: manifest.KindSymlink},
+		"hardlink to":          {Path: "h", Kind: manifest.KindFile, LinkOf: "../x"},
+		"not reached":          {Path: "a", Kind: manifest.KindFile, LinkOf: "b"},
+		"cannot be a hardlink": {Path: "z", Kind: manifest.KindDir, LinkOf: "a"},
 		"not valid UTF-8":      file("bad\xffname"),
 	}
 	for why, e := range bad {
@@ -72,13 +74,13 @@ func scanningJob(t *testing.T) *applier {
 	spec := jobspec.Defaults()
 	spec.Name, spec.Source.Volume, spec.Target.Volume, spec.ChunkSize = "j", "data", "data", chunk
 	a.do(CmdJobSubmit, Job{ID: "j-1", Spec: spec, State: JobScanning, Scanner: "s1", Sources: []string{"s1"}, Targets: []string{"t1"}, Lead: "t1"})
-	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 0, Entries: []volume.Entry{{Path: "m", Kind: volume.KindDir}}})
+	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 0, Entries: []manifest.Entry{{Path: "m", Kind: manifest.KindDir}}})
 	return a
 }
 
 func TestCheckManifest(t *testing.T) {
 	a := scanningJob(t)
-	ok := Manifest{ID: "j-1", Seq: 1, Entries: []volume.Entry{{Path: "m/a", Kind: volume.KindFile, Size: 3}, {Path: "n", Kind: volume.KindDir}}}
+	ok := Manifest{ID: "j-1", Seq: 1, Entries: []manifest.Entry{{Path: "m/a", Kind: manifest.KindFile, Size: 3}, {Path: "n", Kind: manifest.KindDir}}}
 	if err := a.f.CheckManifest("s1", &ok); err != nil {
 		t.Errorf("the scanner's next batch: %v", err)
 	}
@@ -90,11 +92,11 @@ func TestCheckManifest(t *testing.T) {
 	}{
 		{"s2", ok, ErrNotYourRole, "scanned by s1"},
 		{"s1", Manifest{ID: "j-9", Seq: 1}, ErrNoJob, "j-9"},
-		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: []volume.Entry{{Path: "m/../../x", Kind: volume.KindFile}}}, ErrBadManifest, "escapes"},
-		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: []volume.Entry{{Path: "a", Kind: volume.KindFile}}}, ErrBadManifest, "after \"m\""},
-		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: []volume.Entry{{Path: "x", Kind: volume.KindDir}, {Path: "x", Kind: volume.KindFile}}}, ErrBadManifest, "listed twice"},
-		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: make([]volume.Entry, MaxManifestEntries+1)}, ErrBadManifest, "at most"},
-		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: []volume.Entry{{Path: "z", Kind: volume.KindFile, Size: chunk * (MaxJobUnits + 1)}}}, ErrTooManyUnits, "chunk_size"},
+		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: []manifest.Entry{{Path: "m/../../x", Kind: manifest.KindFile}}}, ErrBadManifest, "escapes"},
+		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: []manifest.Entry{{Path: "a", Kind: manifest.KindFile}}}, ErrBadManifest, "after \"m\""},
+		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: []manifest.Entry{{Path: "x", Kind: manifest.KindDir}, {Path: "x", Kind: manifest.KindFile}}}, ErrBadManifest, "listed twice"},
+		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: make([]manifest.Entry, MaxManifestEntries+1)}, ErrBadManifest, "at most"},
+		{"s1", Manifest{ID: "j-1", Seq: 1, Entries: []manifest.Entry{{Path: "z", Kind: manifest.KindFile, Size: chunk * (MaxJobUnits + 1)}}}, ErrTooManyUnits, "chunk_size"},
 	} {
 		err := a.f.CheckManifest(tc.caller, &tc.m)
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.why) {
@@ -102,7 +104,7 @@ func TestCheckManifest(t *testing.T) {
 		}
 	}
 	// A batch the plan would ignore (a retry of one committed) is not an attack.
-	if err := a.f.CheckManifest("s1", &Manifest{ID: "j-1", Seq: 0, Entries: []volume.Entry{{Path: "../x"}}}); err != nil {
+	if err := a.f.CheckManifest("s1", &Manifest{ID: "j-1", Seq: 0, Entries: []manifest.Entry{{Path: "../x"}}}); err != nil {
 		t.Errorf("a batch already applied: %v", err)
 	}
 }
@@ -124,7 +126,7 @@ func TestAuthorizeProgressKeepsOnlyWhatTheCallerMayReport(t *testing.T) {
 		Failed:    []UnitFail{{Unit: 0}},
 		Verified:  []UnitVerify{{Unit: 0, OK: true}},
 		Vanished:  []FileResult{{File: 0}},
-		Changed:   []FileChange{{File: 0, Entry: volume.Entry{Path: "elsewhere", Kind: volume.KindFile}}},
+		Changed:   []FileChange{{File: 0, Entry: manifest.Entry{Path: "elsewhere", Kind: manifest.KindFile}}},
 		Finalized: []FileResult{{File: 0, OK: true}},
 		MetaDone:  true,
 	}
@@ -150,8 +152,8 @@ func TestAuthorizeProgressKeepsOnlyWhatTheCallerMayReport(t *testing.T) {
 	// A source agent may say a file changed, with a valid entry for the
 	// same path, or vanished.
 	src := Progress{ID: j.ID, Vanished: []FileResult{{File: 1}}, Changed: []FileChange{
-		{File: 0, Entry: volume.Entry{Path: "big", Kind: volume.KindFile, Size: 5}},
-		{File: 0, Entry: volume.Entry{Path: "big", Kind: volume.KindFile, Size: -5}},
+		{File: 0, Entry: manifest.Entry{Path: "big", Kind: manifest.KindFile, Size: 5}},
+		{File: 0, Entry: manifest.Entry{Path: "big", Kind: manifest.KindFile, Size: -5}},
 	}}
 	if refused, _ := a.f.AuthorizeProgress("s1", &src); len(src.Vanished) != 1 || len(src.Changed) != 1 || len(refused) != 1 {
 		t.Errorf("a source's reports: kept %+v, refused %v", src, refused)

@@ -6,8 +6,6 @@ import (
 	"io"
 	"sort"
 	"sync"
-
-	"github.com/hashicorp/raft"
 )
 
 // FSM applies committed commands to State. It is safe for concurrent
@@ -35,13 +33,13 @@ func (f *FSM) notify() {
 	f.changed = make(chan struct{})
 }
 
-// Apply implements raft.FSM. An unknown command type panics, as in Consul:
-// a replica that cannot understand the log must stop rather than diverge.
-func (f *FSM) Apply(l *raft.Log) any {
-	if l.Type != raft.LogCommand {
-		return nil
-	}
-	t, body, err := decode(l.Data)
+// Apply applies one committed command (Encode's bytes: a type byte, then
+// the payload) and returns the command's own error, if any; the cluster's
+// Raft FSM calls it for every command entry of the log. An unknown command
+// type panics, as in Consul: a replica that cannot understand the log must
+// stop rather than diverge.
+func (f *FSM) Apply(cmd []byte) error {
+	t, body, err := decode(cmd)
 	if err != nil {
 		return err
 	}
@@ -111,8 +109,9 @@ func (f *FSM) Nodes() []Node {
 	return out
 }
 
-// Snapshot implements raft.FSM.
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+// Snapshot captures the state for a snapshot of the log; write it out with
+// Persist, off the apply path.
+func (f *FSM) Snapshot() *Snapshot {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	st := State{ClusterID: f.state.ClusterID, Nodes: make(map[string]Node, len(f.state.Nodes)),
@@ -123,13 +122,13 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for k, r := range f.state.Jobs {
 		st.Jobs[k] = r.clone()
 	}
-	return &snapshot{state: st}, nil
+	return &Snapshot{state: st}
 }
 
-// Restore implements raft.FSM: it builds a new state and swaps it in.
-func (f *FSM) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
-	st, err := readSnapshot(rc)
+// Restore replaces the state with one a Snapshot wrote: it builds the new
+// state, then swaps it in.
+func (f *FSM) Restore(r io.Reader) error {
+	st, err := readSnapshot(r)
 	if err != nil {
 		return err
 	}

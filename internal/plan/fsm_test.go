@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"testing"
-
-	"github.com/hashicorp/raft"
 )
 
 func apply(t *testing.T, f *FSM, idx uint64, ct CommandType, v any) {
@@ -14,7 +12,7 @@ func apply(t *testing.T, f *FSM, idx uint64, ct CommandType, v any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}); res != nil {
+	if res := f.Apply(data); res != nil {
 		t.Fatalf("apply %d: %v", ct, res)
 	}
 }
@@ -46,15 +44,6 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 }
 
-type bufSink struct {
-	bytes.Buffer
-	cancelled bool
-}
-
-func (s *bufSink) ID() string    { return "test" }
-func (s *bufSink) Cancel() error { s.cancelled = true; return nil }
-func (s *bufSink) Close() error  { return nil }
-
 func TestSnapshotRoundTripIsCompressed(t *testing.T) {
 	f := NewFSM()
 	apply(t, f, 1, CmdSetClusterID, SetClusterID{ID: "cluster-x"})
@@ -62,12 +51,8 @@ func TestSnapshotRoundTripIsCompressed(t *testing.T) {
 		apply(t, f, uint64(i+2), CmdUpsertNode, Node{Name: "node-" + string(rune('a'+i%26)) + string(rune('a'+i/26)),
 			Side: "target", Volumes: []Volume{{Name: "data", Path: "/srv/data/with/a/long/repeated/path"}}})
 	}
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &bufSink{}
-	if err := snap.Persist(sink); err != nil {
+	sink := &bytes.Buffer{}
+	if err := f.Snapshot().Persist(sink); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := Encode(CmdUpsertNode, f.Nodes())
@@ -92,5 +77,5 @@ func TestUnknownCommandPanics(t *testing.T) {
 			t.Error("unknown command type did not panic")
 		}
 	}()
-	NewFSM().Apply(&raft.Log{Index: 9, Type: raft.LogCommand, Data: []byte{200, '{', '}'}})
+	NewFSM().Apply([]byte{200, '{', '}'})
 }

@@ -2,7 +2,7 @@ package plan
 
 import (
 	"github.com/leptonmesh/lepton/internal/jobspec"
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 // JobState is where a job is in its life.
@@ -112,7 +112,7 @@ func (s FileState) String() string {
 
 // File is one manifest entry and its progress.
 type File struct {
-	volume.Entry
+	manifest.Entry
 	State     FileState `json:"st,omitempty"`
 	Reason    string    `json:"why,omitempty"`
 	Units     int32     `json:"n,omitempty"`    // units holding its data
@@ -124,7 +124,7 @@ type File struct {
 
 // NeedsData reports whether the file's bytes travel in units.
 func (f *File) NeedsData() bool {
-	return f.Kind == volume.KindFile && f.Skip == "" && f.LinkOf == "" && f.Size > 0
+	return f.Kind == manifest.KindFile && f.Skip == "" && f.LinkOf == "" && f.Size > 0
 }
 
 // Part is a byte range of one file inside a unit.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/ring"
 )
 
@@ -176,7 +176,7 @@ func (r *JobRecord) addManifest(c Manifest) {
 // keepValidData drops a file's data map when it does not pass CheckData
 // (the leader refuses such manifests; this keeps a replica safe from one
 // that got through): the file is then planned by its size, as a dense one.
-func keepValidData(e *volume.Entry) {
+func keepValidData(e *manifest.Entry) {
 	if e.CheckData() != nil {
 		e.Data = nil
 	}
@@ -462,7 +462,7 @@ func (r *JobRecord) replan(ch FileChange, now int64) {
 	if f.State != FilePending && f.State != FileReady {
 		return
 	}
-	if !volume.Changed(f.Entry, ch.Entry) {
+	if !manifest.Changed(f.Entry, ch.Entry) {
 		return // several units of the file saw the same change; it is re-planned already
 	}
 	r.dropFromUnits(ch.File)

@@ -1,6 +1,6 @@
 package plan
 
-import "github.com/leptonmesh/lepton/internal/volume"
+import "github.com/leptonmesh/lepton/internal/manifest"
 
 // Job command types (continuing CommandType's numbering).
 const (
@@ -52,11 +52,11 @@ type JobStateChange struct {
 // Manifest is the payload of CmdManifest: entries in scan order. Seq
 // numbers batches from 0 so a retried batch is applied once.
 type Manifest struct {
-	ID      string         `json:"id"`
-	Seq     int            `json:"seq"`
-	Entries []volume.Entry `json:"entries"`
-	Final   bool           `json:"final"`
-	Time    int64          `json:"time"`
+	ID      string           `json:"id"`
+	Seq     int              `json:"seq"`
+	Entries []manifest.Entry `json:"entries"`
+	Final   bool             `json:"final"`
+	Time    int64            `json:"time"`
 }
 
 // Assign is the payload of CmdAssign: the live agents to spread pending
@@ -129,8 +129,8 @@ type FileResult struct {
 
 // FileChange says a file changed while it was read: Entry is what it is now.
 type FileChange struct {
-	File  uint64       `json:"f"`
-	Entry volume.Entry `json:"e"`
+	File  uint64         `json:"f"`
+	Entry manifest.Entry `json:"e"`
 }
 
 // Count is the number of reports in a batch (MetaDone aside).

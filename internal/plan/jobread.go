@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/ring"
 )
 
@@ -88,7 +88,7 @@ func (f *FSM) JobFiles(id string, from, n int) ([]File, int, error) {
 type Work struct {
 	Job   Job
 	Unit  Unit
-	Files []volume.Entry // Files[i] is the entry of Unit.Parts[i].File
+	Files []manifest.Entry // Files[i] is the entry of Unit.Parts[i].File
 }
 
 // Claim says whether a worker already holds a unit (so it is not handed out twice).

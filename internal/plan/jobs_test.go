@@ -5,9 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hashicorp/raft"
 	"github.com/leptonmesh/lepton/internal/jobspec"
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 type applier struct {
@@ -23,7 +22,7 @@ func (a *applier) do(ct CommandType, v any) {
 		a.t.Fatal(err)
 	}
 	a.idx++
-	if res := a.f.Apply(&raft.Log{Index: a.idx, Type: raft.LogCommand, Data: data}); res != nil {
+	if res := a.f.Apply(data); res != nil {
 		a.t.Fatalf("apply %d: %v", ct, res)
 	}
 }
@@ -38,15 +37,15 @@ func newJob(t *testing.T, verify bool) (*applier, Job) {
 	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
 	spec.ChunkSize, spec.Verify = chunk, verify
 	a.do(CmdJobSubmit, Job{ID: "j-1", Spec: spec, State: JobScanning, Sources: []string{"s1", "s2"}, Targets: []string{"t1", "t2"}, Lead: "t1"})
-	entries := []volume.Entry{{Path: "big", Kind: volume.KindFile, Size: chunk*2 + chunk/2}}
+	entries := []manifest.Entry{{Path: "big", Kind: manifest.KindFile, Size: chunk*2 + chunk/2}}
 	for i := range 300 {
-		entries = append(entries, volume.Entry{Path: fmt.Sprintf("small/%03d", i), Kind: volume.KindFile, Size: 10_000})
+		entries = append(entries, manifest.Entry{Path: fmt.Sprintf("small/%03d", i), Kind: manifest.KindFile, Size: 10_000})
 	}
 	entries = append(entries,
-		volume.Entry{Path: "empty", Kind: volume.KindFile},
-		volume.Entry{Path: "dir", Kind: volume.KindDir},
-		volume.Entry{Path: "link", Kind: volume.KindSymlink, Target: "big"},
-		volume.Entry{Path: "fifo", Kind: volume.KindSpecial, Skip: volume.SkipFIFO})
+		manifest.Entry{Path: "empty", Kind: manifest.KindFile},
+		manifest.Entry{Path: "dir", Kind: manifest.KindDir},
+		manifest.Entry{Path: "link", Kind: manifest.KindSymlink, Target: "big"},
+		manifest.Entry{Path: "fifo", Kind: manifest.KindSpecial, Skip: manifest.SkipFIFO})
 	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 0, Entries: entries[:100]})
 	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 0, Entries: entries[:100]}) // a retried batch applies once
 	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 1, Entries: entries[100:], Final: true})
@@ -205,7 +204,7 @@ func TestPauseResumeCancel(t *testing.T) {
 	}
 	a.do(CmdJobState, JobStateChange{ID: "j-1", State: JobCancelled, Reason: "operator"})
 	data, _ := Encode(CmdJobState, JobStateChange{ID: "j-1", State: JobRunning})
-	if res := a.f.Apply(&raft.Log{Index: 99, Type: raft.LogCommand, Data: data}); res == nil {
+	if res := a.f.Apply(data); res == nil {
 		t.Error("an ended job was resumed")
 	}
 }
@@ -245,7 +244,7 @@ func TestAFailedScannerIsReplaced(t *testing.T) {
 	spec := jobspec.Defaults()
 	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
 	a.do(CmdJobSubmit, Job{ID: "j-2", Spec: spec, State: JobScanning, Sources: []string{"s1", "s2"}, Targets: []string{"t1"}, Scanner: "s1"})
-	a.do(CmdManifest, Manifest{ID: "j-2", Seq: 0, Entries: []volume.Entry{{Path: "a", Kind: volume.KindFile, Size: 1}}})
+	a.do(CmdManifest, Manifest{ID: "j-2", Seq: 0, Entries: []manifest.Entry{{Path: "a", Kind: manifest.KindFile, Size: 1}}})
 	a.do(CmdScanner, Scanner{ID: "j-2", Scanner: "s2"})
 	if len(a.f.ScanWork("s1")) != 0 || len(a.f.ScanWork("s2")) != 1 || a.f.ManifestSeq("j-2") != 1 {
 		t.Errorf("scan not handed over: s1 %d, s2 %d, next batch %d", len(a.f.ScanWork("s1")), len(a.f.ScanWork("s2")), a.f.ManifestSeq("j-2"))
@@ -499,9 +498,9 @@ func TestDataMovesWhileTheTreeIsStillScanned(t *testing.T) {
 	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
 	a.do(CmdJobSubmit, Job{ID: "j-1", Spec: spec, State: JobScanning, Sources: []string{"s1"}, Targets: []string{"t1"}, Scanner: "s1"})
 	batch := func(seq int, final bool) {
-		entries := make([]volume.Entry, 3)
+		entries := make([]manifest.Entry, 3)
 		for i := range entries {
-			entries[i] = volume.Entry{Path: fmt.Sprintf("b%d/%d", seq, i), Kind: volume.KindFile, Size: 3 << 20}
+			entries[i] = manifest.Entry{Path: fmt.Sprintf("b%d/%d", seq, i), Kind: manifest.KindFile, Size: 3 << 20}
 		}
 		a.do(CmdManifest, Manifest{ID: "j-1", Seq: seq, Entries: entries, Final: final})
 	}

@@ -6,25 +6,17 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hashicorp/raft"
 	"github.com/klauspost/compress/zstd"
 )
 
 // snapshotMagic starts every snapshot so a wrong file is refused clearly.
 const snapshotMagic = "LEPTON-PLAN-1\n"
 
-type snapshot struct{ state State }
+// Snapshot is a copy of the plan's state taken by FSM.Snapshot.
+type Snapshot struct{ state State }
 
 // Persist writes the magic line, then the state as zstd-compressed JSON.
-func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := writeSnapshot(sink, s.state); err != nil {
-		_ = sink.Cancel()
-		return err
-	}
-	return sink.Close()
-}
-
-func (s *snapshot) Release() {}
+func (s *Snapshot) Persist(w io.Writer) error { return writeSnapshot(w, s.state) }
 
 func writeSnapshot(w io.Writer, st State) error {
 	if _, err := io.WriteString(w, snapshotMagic); err != nil {

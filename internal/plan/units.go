@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"github.com/leptonmesh/lepton/ring"
 )
 
@@ -87,7 +87,7 @@ func planUnits(files []File, indexes []uint64, chunkSize int64, firstID uint64) 
 // partBytes is what a part of file e counts in its unit's Bytes: the data
 // it covers, holes left out. Summed over a file's parts it is the file's
 // DataSize, so BytesDone reaches BytesTotal.
-func partBytes(e *volume.Entry, p Part) int64 {
+func partBytes(e *manifest.Entry, p Part) int64 {
 	if !e.DataKnown() {
 		return p.Len
 	}

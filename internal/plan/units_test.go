@@ -4,21 +4,21 @@ import (
 	"testing"
 
 	"github.com/leptonmesh/lepton/internal/jobspec"
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 const tib = int64(1) << 40
 
 // sparseEntry is a mapped sparse file of size bytes with data at xs.
-func sparseEntry(path string, size int64, xs ...volume.Extent) volume.Entry {
+func sparseEntry(path string, size int64, xs ...manifest.Extent) manifest.Entry {
 	if xs == nil {
-		xs = []volume.Extent{}
+		xs = []manifest.Extent{}
 	}
-	return volume.Entry{Path: path, Kind: volume.KindFile, Size: size, Sparse: true, Data: xs}
+	return manifest.Entry{Path: path, Kind: manifest.KindFile, Size: size, Sparse: true, Data: xs}
 }
 
 // plan cuts the units of entries as a manifest batch would.
-func plan(entries ...volume.Entry) ([]File, []Unit) {
+func plan(entries ...manifest.Entry) ([]File, []Unit) {
 	files := make([]File, len(entries))
 	idx := make([]uint64, len(entries))
 	for i, e := range entries {
@@ -28,7 +28,7 @@ func plan(entries ...volume.Entry) ([]File, []Unit) {
 }
 
 func TestASparseFileIsPlannedByItsData(t *testing.T) {
-	files, units := plan(sparseEntry("disk.img", 4*tib, volume.Extent{Off: tib, Len: 6}))
+	files, units := plan(sparseEntry("disk.img", 4*tib, manifest.Extent{Off: tib, Len: 6}))
 	if len(units) != 1 {
 		t.Fatalf("a 4 TiB file holding 6 bytes: %d units, want 1", len(units))
 	}
@@ -59,13 +59,13 @@ func TestAnAllHoleFileGetsOneUnit(t *testing.T) {
 
 func TestExtentsLongerThanAChunkAreCut(t *testing.T) {
 	files, units := plan(
-		volume.Entry{Path: "a-dense", Kind: volume.KindFile, Size: chunk + 10},
+		manifest.Entry{Path: "a-dense", Kind: manifest.KindFile, Size: chunk + 10},
 		sparseEntry("b-sparse", 100*chunk,
-			volume.Extent{Off: 5, Len: chunk / 4},
-			volume.Extent{Off: 10 * chunk, Len: 2*chunk + 7},
-			volume.Extent{Off: 99 * chunk, Len: chunk}),
-		volume.Entry{Path: "c-small", Kind: volume.KindFile, Size: 100},
-		sparseEntry("d-small-sparse", chunk/4, volume.Extent{Off: 4096, Len: 4096}),
+			manifest.Extent{Off: 5, Len: chunk / 4},
+			manifest.Extent{Off: 10 * chunk, Len: 2*chunk + 7},
+			manifest.Extent{Off: 99 * chunk, Len: chunk}),
+		manifest.Entry{Path: "c-small", Kind: manifest.KindFile, Size: 100},
+		sparseEntry("d-small-sparse", chunk/4, manifest.Extent{Off: 4096, Len: 4096}),
 	)
 	want := []Part{
 		{File: 0, Off: 0, Len: chunk}, {File: 0, Off: chunk, Len: 10},
@@ -100,10 +100,10 @@ func sparseJob(t *testing.T) *applier {
 	spec.Name, spec.Source.Volume, spec.Target.Volume = "j", "data", "data"
 	spec.ChunkSize, spec.Verify = chunk, true
 	a.do(CmdJobSubmit, Job{ID: "j-1", Spec: spec, State: JobScanning, Sources: []string{"s1", "s2"}, Targets: []string{"t1", "t2"}, Lead: "t1"})
-	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 0, Final: true, Entries: []volume.Entry{
-		sparseEntry("disk.img", 4*tib, volume.Extent{Off: tib, Len: 6}, volume.Extent{Off: 4*tib - 6, Len: 6}),
+	a.do(CmdManifest, Manifest{ID: "j-1", Seq: 0, Final: true, Entries: []manifest.Entry{
+		sparseEntry("disk.img", 4*tib, manifest.Extent{Off: tib, Len: 6}, manifest.Extent{Off: 4*tib - 6, Len: 6}),
 		sparseEntry("holes.img", tib),
-		{Path: "notes.txt", Kind: volume.KindFile, Size: 5000},
+		{Path: "notes.txt", Kind: manifest.KindFile, Size: 5000},
 	}})
 	a.do(CmdAssign, Assign{ID: "j-1", Senders: []string{"s1", "s2"}, Receivers: []string{"t1", "t2"}})
 	return a
@@ -128,7 +128,7 @@ func TestAChangedSparseFileIsReplannedByItsNewData(t *testing.T) {
 	disk, _ := a.f.FileByPath("j-1", "disk.img")
 	now := disk.Entry
 	now.MtimeNs = 99
-	now.Data = []volume.Extent{{Off: 0, Len: 3 * chunk / 2}, {Off: 2 * tib, Len: 100}}
+	now.Data = []manifest.Extent{{Off: 0, Len: 3 * chunk / 2}, {Off: 2 * tib, Len: 100}}
 	a.do(CmdProgress, Progress{ID: "j-1", Changed: []FileChange{{File: 0, Entry: now}}})
 	j, _ := a.f.Job("j-1")
 	if want := int64(3*chunk/2 + 100 + 5000); j.Stats.BytesTotal != want || j.Stats.UnitsTotal != 4+3 {
@@ -142,7 +142,7 @@ func TestAChangedSparseFileIsReplannedByItsNewData(t *testing.T) {
 	// by its size, as a dense one, rather than by ranges past its end.
 	bad := now
 	bad.MtimeNs, bad.Size = 100, 3*chunk
-	bad.Data = []volume.Extent{{Off: 2 * chunk, Len: 5 * chunk}}
+	bad.Data = []manifest.Extent{{Off: 2 * chunk, Len: 5 * chunk}}
 	a.do(CmdProgress, Progress{ID: "j-1", Changed: []FileChange{{File: 0, Entry: bad}}})
 	f, _ = a.f.FileByPath("j-1", "disk.img")
 	if f.Data != nil || f.Units != 3 {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/leptonmesh/lepton/internal/volume"
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 // Bounds on what a scanner may commit to the plan, checked by the leader
@@ -35,39 +35,39 @@ const entryModeBits = uint32(fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.Mo
 // relative and clean (checked as it is, before anything joins it to a
 // directory), its kind known and its fields those of its kind. A link
 // target is kept verbatim (it is never followed), but bounded.
-func CheckEntry(e *volume.Entry) error {
+func CheckEntry(e *manifest.Entry) error {
 	if err := checkRel(e.Path); err != nil {
 		return err
 	}
 	switch e.Kind {
-	case volume.KindFile, volume.KindDir, volume.KindSymlink, volume.KindSpecial:
+	case manifest.KindFile, manifest.KindDir, manifest.KindSymlink, manifest.KindSpecial:
 	default:
 		return fmt.Errorf("%q: unknown kind %d", e.Path, e.Kind)
 	}
 	switch {
 	case e.Skip == "" && !utf8.ValidString(e.Path):
 		return fmt.Errorf("%q: name is not valid UTF-8 but the entry is not skipped", e.Path)
-	case e.Kind == volume.KindSpecial && e.Skip == "":
+	case e.Kind == manifest.KindSpecial && e.Skip == "":
 		return fmt.Errorf("%q: a special file must be skipped, with the reason", e.Path)
 	case len(e.Skip) > maxSkipLen || strings.IndexByte(e.Skip, 0) >= 0:
 		return fmt.Errorf("%q: skip reason longer than %d bytes or with a NUL", e.Path, maxSkipLen)
 	case e.Size < 0:
 		return fmt.Errorf("%q: negative size %d", e.Path, e.Size)
-	case e.Kind != volume.KindFile && e.Size != 0:
+	case e.Kind != manifest.KindFile && e.Size != 0:
 		return fmt.Errorf("%q: a %s has no size, got %d", e.Path, e.Kind, e.Size)
 	case e.Mode&^entryModeBits != 0:
 		return fmt.Errorf("%q: mode %#o has bits other than permissions, setuid, setgid and sticky", e.Path, e.Mode)
-	case e.Kind != volume.KindSymlink && e.Target != "":
+	case e.Kind != manifest.KindSymlink && e.Target != "":
 		return fmt.Errorf("%q: a %s has no link target", e.Path, e.Kind)
-	case e.Kind == volume.KindSymlink && e.Skip == "" && e.Target == "":
+	case e.Kind == manifest.KindSymlink && e.Skip == "" && e.Target == "":
 		return fmt.Errorf("%q: a symlink without a target", e.Path)
-	case len(e.Target) > volume.MaxPathLen || strings.IndexByte(e.Target, 0) >= 0:
-		return fmt.Errorf("%q: link target longer than %d bytes or with a NUL", e.Path, volume.MaxPathLen)
-	case e.Sparse && e.Kind != volume.KindFile:
+	case len(e.Target) > manifest.MaxPathLen || strings.IndexByte(e.Target, 0) >= 0:
+		return fmt.Errorf("%q: link target longer than %d bytes or with a NUL", e.Path, manifest.MaxPathLen)
+	case e.Sparse && e.Kind != manifest.KindFile:
 		return fmt.Errorf("%q: a %s cannot be sparse", e.Path, e.Kind)
 	}
 	if e.LinkOf != "" {
-		if e.Kind != volume.KindFile {
+		if e.Kind != manifest.KindFile {
 			return fmt.Errorf("%q: a %s cannot be a hardlink", e.Path, e.Kind)
 		}
 		if err := checkRel(e.LinkOf); err != nil {
@@ -87,7 +87,7 @@ func CheckEntry(e *volume.Entry) error {
 // root itself: "a/../../x", "./a", "a//b" and "/a" are all refused, so no
 // join can ever take it outside the directory it is joined to.
 func checkRel(p string) error {
-	clean, err := volume.CleanRel(p)
+	clean, err := manifest.CleanRel(p)
 	switch {
 	case err != nil:
 		return err
@@ -122,7 +122,7 @@ func walkLess(a, b string) bool {
 }
 
 // unitsFor is an upper bound on the units planUnits makes for one entry.
-func unitsFor(e *volume.Entry, chunkSize int64) int64 {
+func unitsFor(e *manifest.Entry, chunkSize int64) int64 {
 	f := File{Entry: *e}
 	switch {
 	case !f.NeedsData():

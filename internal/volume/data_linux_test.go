@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 // sparseFile makes a file of size bytes at p holding data (4 KiB blocks)
@@ -32,7 +34,7 @@ func sparseFile(t *testing.T, p string, size int64, offs ...int64) {
 }
 
 // covers reports whether one extent of xs holds all of [off, off+n).
-func covers(xs []Extent, off, n int64) bool {
+func covers(xs []manifest.Extent, off, n int64) bool {
 	for _, x := range xs {
 		if x.Off <= off && off+n <= x.Off+x.Len {
 			return true
@@ -91,7 +93,7 @@ func TestTheDataMapIsBoundedWhateverTheLayout(t *testing.T) {
 	dir := t.TempDir()
 	// 2000 extents in 1000 pairs: 5 MiB apart within a pair (more than the
 	// merge gap), 1 GiB between pairs. Doubling the gap once merges each
-	// pair: 1000 extents, within MaxDataExtents, and no hole of a GiB is
+	// pair: 1000 extents, within manifest.MaxDataExtents, and no hole of a GiB is
 	// ever swallowed.
 	const pairs = 1000
 	var offs []int64
@@ -102,7 +104,7 @@ func TestTheDataMapIsBoundedWhateverTheLayout(t *testing.T) {
 	sparseFile(t, filepath.Join(dir, "frag.img"), size, offs...)
 	// Many more, all 8 MiB apart: they must still come back bounded.
 	var many []int64
-	for i := range int64(3 * MaxDataExtents) {
+	for i := range int64(3 * manifest.MaxDataExtents) {
 		many = append(many, i*8<<20)
 	}
 	sparseFile(t, filepath.Join(dir, "many.img"), int64(len(many))*8<<20, many...)
@@ -120,8 +122,8 @@ func TestTheDataMapIsBoundedWhateverTheLayout(t *testing.T) {
 	}
 	for name, offs := range map[string][]int64{"frag.img": offs, "many.img": many} {
 		e := got[name]
-		if len(e.Data) > MaxDataExtents {
-			t.Errorf("%s: %d extents, more than %d", name, len(e.Data), MaxDataExtents)
+		if len(e.Data) > manifest.MaxDataExtents {
+			t.Errorf("%s: %d extents, more than %d", name, len(e.Data), manifest.MaxDataExtents)
 		}
 		if err := e.CheckData(); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -135,35 +137,35 @@ func TestTheDataMapIsBoundedWhateverTheLayout(t *testing.T) {
 }
 
 func TestCheckDataRefusesABadMap(t *testing.T) {
-	sparse := func(data ...Extent) Entry {
-		return Entry{Path: "f", Kind: KindFile, Size: 1000, Sparse: true, Data: data}
+	sparse := func(data ...manifest.Extent) manifest.Entry {
+		return manifest.Entry{Path: "f", Kind: manifest.KindFile, Size: 1000, Sparse: true, Data: data}
 	}
-	good := []Entry{
+	good := []manifest.Entry{
 		sparse(), // nil: not mapped
-		{Path: "f", Kind: KindFile, Size: 1000, Sparse: true, Data: []Extent{}}, // all hole
-		sparse(Extent{0, 10}, Extent{10, 5}, Extent{900, 100}),
-		{Path: "d", Kind: KindFile, Size: 1000}, // dense, no map
+		{Path: "f", Kind: manifest.KindFile, Size: 1000, Sparse: true, Data: []manifest.Extent{}}, // all hole
+		sparse(manifest.Extent{Off: 0, Len: 10}, manifest.Extent{Off: 10, Len: 5}, manifest.Extent{Off: 900, Len: 100}),
+		{Path: "d", Kind: manifest.KindFile, Size: 1000}, // dense, no map
 	}
 	for _, e := range good {
 		if err := e.CheckData(); err != nil {
 			t.Errorf("CheckData(%+v) = %v", e.Data, err)
 		}
 	}
-	tooMany := make([]Extent, MaxDataExtents+1)
+	tooMany := make([]manifest.Extent, manifest.MaxDataExtents+1)
 	for i := range tooMany {
-		tooMany[i] = Extent{Off: int64(i) * 2, Len: 1}
+		tooMany[i] = manifest.Extent{Off: int64(i) * 2, Len: 1}
 	}
-	bad := map[string]Entry{
-		"unsorted":     sparse(Extent{500, 10}, Extent{100, 10}),
-		"overlapping":  sparse(Extent{100, 50}, Extent{120, 10}),
-		"past the end": sparse(Extent{990, 11}),
-		"at the end":   sparse(Extent{1000, 1}),
-		"negative":     sparse(Extent{-1, 5}),
-		"empty extent": sparse(Extent{10, 0}),
-		"huge":         sparse(Extent{10, 1<<63 - 1}),
-		"too many":     {Path: "f", Kind: KindFile, Size: 1 << 20, Sparse: true, Data: tooMany},
-		"dense file":   {Path: "f", Kind: KindFile, Size: 1000, Data: []Extent{{0, 10}}},
-		"directory":    {Path: "f", Kind: KindDir, Sparse: true, Data: []Extent{}},
+	bad := map[string]manifest.Entry{
+		"unsorted":     sparse(manifest.Extent{Off: 500, Len: 10}, manifest.Extent{Off: 100, Len: 10}),
+		"overlapping":  sparse(manifest.Extent{Off: 100, Len: 50}, manifest.Extent{Off: 120, Len: 10}),
+		"past the end": sparse(manifest.Extent{Off: 990, Len: 11}),
+		"at the end":   sparse(manifest.Extent{Off: 1000, Len: 1}),
+		"negative":     sparse(manifest.Extent{Off: -1, Len: 5}),
+		"empty extent": sparse(manifest.Extent{Off: 10, Len: 0}),
+		"huge":         sparse(manifest.Extent{Off: 10, Len: 1<<63 - 1}),
+		"too many":     {Path: "f", Kind: manifest.KindFile, Size: 1 << 20, Sparse: true, Data: tooMany},
+		"dense file":   {Path: "f", Kind: manifest.KindFile, Size: 1000, Data: []manifest.Extent{{Off: 0, Len: 10}}},
+		"directory":    {Path: "f", Kind: manifest.KindDir, Sparse: true, Data: []manifest.Extent{}},
 	}
 	for why, e := range bad {
 		if err := e.CheckData(); err == nil {
@@ -173,14 +175,14 @@ func TestCheckDataRefusesABadMap(t *testing.T) {
 }
 
 func TestAnAllHoleMapSurvivesJSON(t *testing.T) {
-	for _, in := range []Entry{
-		{Path: "h", Kind: KindFile, Size: 1 << 40, Sparse: true, Data: []Extent{}},
-		{Path: "d", Kind: KindFile, Size: 1 << 40, Sparse: true, Data: []Extent{{Off: 1 << 30, Len: 6}}},
-		{Path: "n", Kind: KindFile, Size: 10},
+	for _, in := range []manifest.Entry{
+		{Path: "h", Kind: manifest.KindFile, Size: 1 << 40, Sparse: true, Data: []manifest.Extent{}},
+		{Path: "d", Kind: manifest.KindFile, Size: 1 << 40, Sparse: true, Data: []manifest.Extent{{Off: 1 << 30, Len: 6}}},
+		{Path: "n", Kind: manifest.KindFile, Size: 10},
 	} {
 		b, err := json.Marshal(in)
 		mustOK(t, err)
-		var out Entry
+		var out manifest.Entry
 		mustOK(t, json.Unmarshal(b, &out))
 		if (out.Data == nil) != (in.Data == nil) || len(out.Data) != len(in.Data) || out.DataSize() != in.DataSize() {
 			t.Errorf("%s: %s decoded to data %#v", in.Path, b, out.Data)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path"
+
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 // DirRun keeps open the directory of the last file reached through it, so
@@ -34,14 +36,14 @@ func (v *Volume) Run() *DirRun { return &DirRun{v: v} }
 // OpenRead is Volume.OpenRead, resolving rel's directory through the run.
 // It also returns what the file opened is (from its descriptor, so it is
 // the file read, whatever happens to the name meanwhile).
-func (r *DirRun) OpenRead(rel string) (*os.File, Entry, error) {
-	rel, err := CleanRel(rel)
+func (r *DirRun) OpenRead(rel string) (*os.File, manifest.Entry, error) {
+	rel, err := manifest.CleanRel(rel)
 	if err != nil {
-		return nil, Entry{}, err
+		return nil, manifest.Entry{}, err
 	}
 	f, st, err := r.v.openChecked(r, rel, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, Entry{}, fmt.Errorf("open %s in volume %s: %w", rel, r.v.path, err)
+		return nil, manifest.Entry{}, fmt.Errorf("open %s in volume %s: %w", rel, r.v.path, err)
 	}
 	return f, entryFromStat(rel, st), nil
 }
@@ -53,7 +55,7 @@ func (r *DirRun) OpenRead(rel string) (*os.File, Entry, error) {
 // Close). size is the length the caller gave OpenTemp. It closes f. Once
 // the data is durable, any failure is an ErrNotPlaced: the temp file is
 // whole, only not in place.
-func (r *DirRun) PlaceFile(f *os.File, size int64, job string, file uint64, dst string, e Entry, asRoot bool) error {
+func (r *DirRun) PlaceFile(f *os.File, size int64, job string, file uint64, dst string, e manifest.Entry, asRoot bool) error {
 	return r.v.placeFile(r, f, size, job, file, dst, e, asRoot)
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 func TestARunReadsAndPlacesFilesAcrossDirectories(t *testing.T) {
@@ -25,7 +27,7 @@ func TestARunReadsAndPlacesFilesAcrossDirectories(t *testing.T) {
 		mustOK(t, err)
 		got, _ := io.ReadAll(f)
 		f.Close()
-		if want := "in " + filepath.Dir(rel); string(got) != want || e.Kind != KindFile || e.Size != int64(len(want)) {
+		if want := "in " + filepath.Dir(rel); string(got) != want || e.Kind != manifest.KindFile || e.Size != int64(len(want)) {
 			t.Errorf("%s: read %q as %+v, want %q", rel, got, e, want)
 		}
 	}

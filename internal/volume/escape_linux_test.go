@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,13 +39,13 @@ func TestPlantedSymlinksDoNotLeadOutside(t *testing.T) {
 		if err := v.FinalizeFile("j", 1, evil+"/x", e, false); err == nil {
 			t.Errorf("FinalizeFile through %s succeeded", evil)
 		}
-		if err := v.MakeDir(evil+"/sub", Entry{Kind: KindDir, Mode: 0o755}, false); err == nil {
+		if err := v.MakeDir(evil+"/sub", manifest.Entry{Kind: manifest.KindDir, Mode: 0o755}, false); err == nil {
 			t.Errorf("MakeDir through %s succeeded", evil)
 		}
-		if err := v.FinalizeDir(evil, Entry{Kind: KindDir, Mode: 0o777}, false); err == nil {
+		if err := v.FinalizeDir(evil, manifest.Entry{Kind: manifest.KindDir, Mode: 0o777}, false); err == nil {
 			t.Errorf("FinalizeDir of %s succeeded", evil)
 		}
-		if err := v.MakeSymlink(evil+"/l", Entry{Kind: KindSymlink, Target: "a"}, false); err == nil {
+		if err := v.MakeSymlink(evil+"/l", manifest.Entry{Kind: manifest.KindSymlink, Target: "a"}, false); err == nil {
 			t.Errorf("MakeSymlink through %s succeeded", evil)
 		}
 		if err := v.MakeHardlink(evil+"/h", "a.txt"); err == nil {
@@ -72,7 +73,7 @@ func TestPlantedSymlinksDoNotLeadOutside(t *testing.T) {
 		if _, err := v.Lstat(evil + "/secret"); err == nil {
 			t.Errorf("Lstat through %s succeeded", evil)
 		}
-		if err := v.Walk(ctx, evil, nil, func(Entry) error { return nil }); err == nil {
+		if err := v.Walk(ctx, evil, nil, func(manifest.Entry) error { return nil }); err == nil {
 			t.Errorf("Walk of %s succeeded", evil)
 		}
 	}
@@ -99,7 +100,7 @@ func TestPlantedTempAreaDoesNotLeadOutside(t *testing.T) {
 		f.Close()
 		t.Fatal("OpenTemp wrote through a planted .lepton link")
 	}
-	if err := v.MakeSymlink("l", Entry{Kind: KindSymlink, Target: "x"}, false); err == nil {
+	if err := v.MakeSymlink("l", manifest.Entry{Kind: manifest.KindSymlink, Target: "x"}, false); err == nil {
 		t.Fatal("MakeSymlink staged through a planted .lepton link")
 	}
 	_ = v.RemoveJobTemp("j") // refused (the path escapes) or a no-op: either way outside stays
@@ -113,7 +114,7 @@ func TestLinksWithOutsideTargetsAreData(t *testing.T) {
 	mustOK(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("outside"), 0o600))
 	dir := t.TempDir()
 	v := openVolume(t, dir)
-	mustOK(t, v.MakeSymlink("out", Entry{Kind: KindSymlink, Target: filepath.Join(outside, "secret")}, false))
+	mustOK(t, v.MakeSymlink("out", manifest.Entry{Kind: manifest.KindSymlink, Target: filepath.Join(outside, "secret")}, false))
 	got, err := os.Readlink(filepath.Join(dir, "out"))
 	mustOK(t, err)
 	if got != filepath.Join(outside, "secret") {
@@ -298,7 +299,7 @@ func TestSymlinkedDirsOnTargetAreNotFollowed(t *testing.T) {
 			return f
 		}
 		e := fileEntry(3)
-		dirE := Entry{Kind: KindDir, Mode: 0o777, MtimeNs: 1}
+		dirE := manifest.Entry{Kind: manifest.KindDir, Mode: 0o777, MtimeNs: 1}
 		for _, at := range []string{"dst/photos", "dst/out"} {
 			temp(1).Close()
 			wantRefused(t, "FinalizeFile", v.FinalizeFile("j", 1, at+"/a.jpg", e, false), at)
@@ -315,7 +316,7 @@ func TestSymlinkedDirsOnTargetAreNotFollowed(t *testing.T) {
 			wantRefused(t, "MakeDir", v.MakeDir(at, dirE, false), at) // the directory to make is the link
 			wantRefused(t, "FinalizeDir", v.FinalizeDir(at, dirE, false), at)
 			wantRefused(t, "FinalizeDir", v.FinalizeDir(at+"/sub", dirE, false), at)
-			wantRefused(t, "MakeSymlink", v.MakeSymlink(at+"/l", Entry{Kind: KindSymlink, Target: "x"}, false), at)
+			wantRefused(t, "MakeSymlink", v.MakeSymlink(at+"/l", manifest.Entry{Kind: manifest.KindSymlink, Target: "x"}, false), at)
 			wantRefused(t, "MakeHardlink", v.MakeHardlink(at+"/h", "dst/real.txt"), at)
 			wantRefused(t, "MakeHardlink", v.MakeHardlink("dst/h", at+"/keep.txt"), at)
 			wantRefused(t, "MakeHardlink", v.MakeHardlink("dst/h", at+"/secret"), at)
@@ -351,7 +352,7 @@ func TestSymlinkedDirsOnTargetAreNotFollowed(t *testing.T) {
 		if fi, err := os.Lstat(filepath.Join(dir, "dst/photos")); err != nil || !fi.Mode().IsRegular() {
 			t.Errorf("dst/photos is not the file now: %v", err)
 		}
-		mustOK(t, v.MakeSymlink("dst/out", Entry{Kind: KindSymlink, Target: "real.txt"}, false))
+		mustOK(t, v.MakeSymlink("dst/out", manifest.Entry{Kind: manifest.KindSymlink, Target: "real.txt"}, false))
 		if l, err := os.Readlink(filepath.Join(dir, "dst/out")); err != nil || l != "real.txt" {
 			t.Errorf("dst/out links to %q (%v), want real.txt", l, err)
 		}
@@ -376,7 +377,7 @@ func TestSymlinkedTempAreaIsNotFollowed(t *testing.T) {
 		}
 		wantRefused(t, "OpenTemp", err, tmpRoot)
 		wantRefused(t, "FinalizeFile", v.FinalizeFile("j", 1, "dst/x", fileEntry(4), false), tmpRoot)
-		wantRefused(t, "MakeSymlink", v.MakeSymlink("dst/l", Entry{Kind: KindSymlink, Target: "x"}, false), tmpRoot)
+		wantRefused(t, "MakeSymlink", v.MakeSymlink("dst/l", manifest.Entry{Kind: manifest.KindSymlink, Target: "x"}, false), tmpRoot)
 		wantRefused(t, "MakeHardlink", v.MakeHardlink("dst/h", "dst/real.txt"), tmpRoot)
 		wantRefused(t, "RemoveJobTemp", v.RemoveJobTemp("j"), tmpRoot)
 		assertSame(t, filepath.Join(dir, "data"), data)
@@ -453,7 +454,7 @@ func TestWalkDoesNotDescendSymlinkedDirs(t *testing.T) {
 	v := openVolume(t, dir)
 	got := byPath(walkAll(t, v, "", nil))
 	for _, at := range []string{"dst/photos", "dst/out"} {
-		if e := got[at]; e.Kind != KindSymlink || e.Target == "" {
+		if e := got[at]; e.Kind != manifest.KindSymlink || e.Target == "" {
 			t.Errorf("%s listed as %+v, want a symlink", at, e)
 		}
 	}
@@ -462,7 +463,7 @@ func TestWalkDoesNotDescendSymlinkedDirs(t *testing.T) {
 			t.Errorf("walk descended a link: %s", p)
 		}
 	}
-	if err := v.Walk(context.Background(), "dst/photos", nil, func(Entry) error { return nil }); err == nil {
+	if err := v.Walk(context.Background(), "dst/photos", nil, func(manifest.Entry) error { return nil }); err == nil {
 		t.Error("Walk of a symlinked directory succeeded")
 	}
 }
@@ -472,7 +473,7 @@ func TestWalkDoesNotStartBelowASymlink(t *testing.T) {
 	dir, _ := symlinkedTarget(t)
 	v := openVolume(t, dir)
 	var seen []string
-	err := v.Walk(context.Background(), "dst/photos/sub", nil, func(e Entry) error { seen = append(seen, e.Path); return nil })
+	err := v.Walk(context.Background(), "dst/photos/sub", nil, func(e manifest.Entry) error { seen = append(seen, e.Path); return nil })
 	wantReadRefused(t, "Walk", err, "dst/photos")
 	if len(seen) != 0 {
 		t.Errorf("walked %v through a link", seen)

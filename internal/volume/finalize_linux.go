@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +21,7 @@ import (
 // visible at dst. When the temp file is gone but dst already matches e
 // (size and mtime), the file was finalized before and FinalizeFile
 // succeeds, so a retry after a crash is harmless.
-func (v *Volume) FinalizeFile(job string, file uint64, dst string, e Entry, asRoot bool) error {
+func (v *Volume) FinalizeFile(job string, file uint64, dst string, e manifest.Entry, asRoot bool) error {
 	if err := checkJob(job); err != nil {
 		return err
 	}
@@ -31,7 +32,7 @@ func (v *Volume) FinalizeFile(job string, file uint64, dst string, e Entry, asRo
 	tmp := TempRel(job, file)
 	f, st, err := v.openTemp(tmp, os.O_RDWR)
 	if errors.Is(err, fs.ErrNotExist) {
-		if done, _ := v.Lstat(dst); done.Kind == KindFile && !Changed(done, e) {
+		if done, _ := v.Lstat(dst); done.Kind == manifest.KindFile && !manifest.Changed(done, e) {
 			return nil
 		}
 	}
@@ -46,7 +47,7 @@ func (v *Volume) FinalizeFile(job string, file uint64, dst string, e Entry, asRo
 var ErrNotPlaced = errors.New("not put in place")
 
 // placeFile is DirRun.PlaceFile.
-func (v *Volume) placeFile(run *DirRun, f *os.File, size int64, job string, file uint64, dst string, e Entry, asRoot bool) error {
+func (v *Volume) placeFile(run *DirRun, f *os.File, size int64, job string, file uint64, dst string, e manifest.Entry, asRoot bool) error {
 	rel, meta := targetRel(dst, false)
 	if meta == nil {
 		meta = setMeta(f, size, e, asRoot)
@@ -69,7 +70,7 @@ func (v *Volume) placeFile(run *DirRun, f *os.File, size int64, job string, file
 
 // finish finishes temp file f (at tmp, holding size bytes), closes it and
 // renames it over dst.
-func (v *Volume) finish(f *os.File, size int64, tmp, dst string, e Entry, asRoot bool) error {
+func (v *Volume) finish(f *os.File, size int64, tmp, dst string, e manifest.Entry, asRoot bool) error {
 	err := finishTemp(f, size, e, asRoot)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = noSpace(cerr)
@@ -82,7 +83,7 @@ func (v *Volume) finish(f *os.File, size int64, tmp, dst string, e Entry, asRoot
 
 // finishTemp checks the temp file's size against e, applies e's metadata
 // and makes it durable.
-func finishTemp(f *os.File, size int64, e Entry, asRoot bool) error {
+func finishTemp(f *os.File, size int64, e manifest.Entry, asRoot bool) error {
 	if err := setMeta(f, size, e, asRoot); err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func finishTemp(f *os.File, size int64, e Entry, asRoot bool) error {
 
 // setMeta checks the temp file's size against e and applies e's owner,
 // mode and mtime.
-func setMeta(f *os.File, size int64, e Entry, asRoot bool) error {
+func setMeta(f *os.File, size int64, e manifest.Entry, asRoot bool) error {
 	if size != e.Size {
 		return fmt.Errorf("temp holds %d bytes, the file has %d", size, e.Size)
 	}
@@ -106,7 +107,7 @@ func setMeta(f *os.File, size int64, e Entry, asRoot bool) error {
 
 // applyMeta sets owner (when asRoot) and then mode of an open file: chown
 // clears setuid and setgid, so it must come first.
-func applyMeta(f *os.File, e Entry, asRoot bool, mode fs.FileMode) error {
+func applyMeta(f *os.File, e manifest.Entry, asRoot bool, mode fs.FileMode) error {
 	if asRoot {
 		if err := f.Chown(int(e.UID), int(e.GID)); err != nil {
 			return err
@@ -123,7 +124,7 @@ func applyMeta(f *os.File, e Entry, asRoot bool, mode fs.FileMode) error {
 // written whoever Lepton runs as; FinalizeDir sets the exact mode and the
 // mtime once the contents are in. A symlink at dst or on the way to it is
 // refused, not followed, and so is a file.
-func (v *Volume) MakeDir(dst string, e Entry, asRoot bool) error {
+func (v *Volume) MakeDir(dst string, e manifest.Entry, asRoot bool) error {
 	dst, err := targetRel(dst, true)
 	if err != nil {
 		return err
@@ -142,7 +143,7 @@ func (v *Volume) MakeDir(dst string, e Entry, asRoot bool) error {
 // FinalizeDir gives directory dst e's exact mode and mtime. Writing an entry
 // into a directory changes its mtime, so callers finalize a directory after
 // everything inside it, deepest first.
-func (v *Volume) FinalizeDir(dst string, e Entry, asRoot bool) error {
+func (v *Volume) FinalizeDir(dst string, e manifest.Entry, asRoot bool) error {
 	dst, err := targetRel(dst, true)
 	if err != nil {
 		return err
@@ -168,13 +169,13 @@ func (v *Volume) FinalizeDir(dst string, e Entry, asRoot bool) error {
 // climbing target is data; Lepton never follows it), its owner (when
 // asRoot) and its own mtime, under a staging name first and then renamed
 // into place, so dst is never missing or half-made.
-func (v *Volume) MakeSymlink(dst string, e Entry, asRoot bool) error {
+func (v *Volume) MakeSymlink(dst string, e manifest.Entry, asRoot bool) error {
 	dst, err := targetRel(dst, false)
 	if err != nil {
 		return err
 	}
-	if e.Target == "" || len(e.Target) > MaxPathLen {
-		return fmt.Errorf("make symlink %s in volume %s: target is empty or longer than %d bytes", dst, v.path, MaxPathLen)
+	if e.Target == "" || len(e.Target) > manifest.MaxPathLen {
+		return fmt.Errorf("make symlink %s in volume %s: target is empty or longer than %d bytes", dst, v.path, manifest.MaxPathLen)
 	}
 	tmp := stageName()
 	err = v.inStage(linkStage, func() error {
@@ -315,7 +316,7 @@ func (v *Volume) unlink(rel string) error {
 // targetRel cleans a target path and refuses Lepton's temp area and, unless
 // allowRoot, the volume root itself.
 func targetRel(p string, allowRoot bool) (string, error) {
-	rel, err := CleanRel(p)
+	rel, err := manifest.CleanRel(p)
 	if err != nil {
 		return "", err
 	}

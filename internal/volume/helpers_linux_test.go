@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -114,10 +115,10 @@ func makeTree(t *testing.T, dir string) {
 }
 
 // walkAll returns every entry Walk emits for sub.
-func walkAll(t *testing.T, v *Volume, sub string, match func(string, bool) bool) []Entry {
+func walkAll(t *testing.T, v *Volume, sub string, match func(string, bool) bool) []manifest.Entry {
 	t.Helper()
-	var out []Entry
-	mustOK(t, v.Walk(context.Background(), sub, match, func(e Entry) error {
+	var out []manifest.Entry
+	mustOK(t, v.Walk(context.Background(), sub, match, func(e manifest.Entry) error {
 		out = append(out, e)
 		return nil
 	}))
@@ -125,8 +126,8 @@ func walkAll(t *testing.T, v *Volume, sub string, match func(string, bool) bool)
 }
 
 // byPath indexes entries by path.
-func byPath(es []Entry) map[string]Entry {
-	m := make(map[string]Entry, len(es))
+func byPath(es []manifest.Entry) map[string]manifest.Entry {
+	m := make(map[string]manifest.Entry, len(es))
 	for _, e := range es {
 		m[e.Path] = e
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,7 +39,7 @@ const (
 //	go test -run '^$' -bench BenchmarkPlaceSmallFiles -benchtime 50000x ./internal/volume/
 func BenchmarkPlaceSmallFiles(b *testing.B) {
 	data := make([]byte, 4096)
-	e := Entry{Kind: KindFile, Size: int64(len(data)), Mode: 0o644, MtimeNs: baseTime.UnixNano()}
+	e := manifest.Entry{Kind: manifest.KindFile, Size: int64(len(data)), Mode: 0o644, MtimeNs: baseTime.UnixNano()}
 	b.Run("lepton", func(b *testing.B) {
 		dir := placeRoot(b)
 		v := openVolume(b, dir)

@@ -6,18 +6,19 @@ import (
 	"os"
 	"path"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
 // Lstat describes one object of the volume without following it, as
 // Walk does (a sparse file's Data included); the entry's Path is rel. It
 // does not set LinkOf (that needs a walk).
-func (v *Volume) Lstat(rel string) (Entry, error) {
-	rel, err := CleanRel(rel)
+func (v *Volume) Lstat(rel string) (manifest.Entry, error) {
+	rel, err := manifest.CleanRel(rel)
 	if err != nil {
-		return Entry{}, err
+		return manifest.Entry{}, err
 	}
-	var e Entry
+	var e manifest.Entry
 	err = v.inParent(rel, reading, func(dirfd int, name string) error {
 		var st unix.Stat_t
 		if err := fstatat(dirfd, name, &st); err != nil {
@@ -25,7 +26,7 @@ func (v *Volume) Lstat(rel string) (Entry, error) {
 		}
 		e = entryFromStat(rel, &st)
 		mapData(dirfd, name, &st, &e)
-		if e.Kind == KindSymlink {
+		if e.Kind == manifest.KindSymlink {
 			t, err := readlinkat(dirfd, name, st.Size)
 			if err != nil {
 				return err
@@ -35,7 +36,7 @@ func (v *Volume) Lstat(rel string) (Entry, error) {
 		return nil
 	})
 	if err != nil {
-		return Entry{}, fmt.Errorf("lstat %s in volume %s: %w", rel, v.path, err)
+		return manifest.Entry{}, fmt.Errorf("lstat %s in volume %s: %w", rel, v.path, err)
 	}
 	return e, nil
 }
@@ -44,7 +45,7 @@ func (v *Volume) Lstat(rel string) (Entry, error) {
 // including a symlink (even one pointing inside the volume), and checks
 // that the file it opened is the one the name refers to.
 func (v *Volume) OpenRead(rel string) (*os.File, error) {
-	rel, err := CleanRel(rel)
+	rel, err := manifest.CleanRel(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ const maxExtents = 4096
 // holes of a sparse file are neither read nor sent. It uses SEEK_DATA and
 // SEEK_HOLE; where the file system does not support them the whole range is
 // one extent.
-func DataExtents(f *os.File, off, length int64) ([]Extent, error) {
+func DataExtents(f *os.File, off, length int64) ([]manifest.Extent, error) {
 	if off < 0 || length < 0 {
 		return nil, fmt.Errorf("data extents of %s: negative range %d+%d", f.Name(), off, length)
 	}
@@ -125,13 +126,13 @@ func DataExtents(f *os.File, off, length int64) ([]Extent, error) {
 		return nil, nil
 	}
 	end := off + length
-	whole := []Extent{{Off: off, Len: length}}
-	var out []Extent
+	whole := []manifest.Extent{{Off: off, Len: length}}
+	var out []manifest.Extent
 	err := withFd(f, func(fd int) error {
 		pos := off
 		for pos < end {
 			if len(out) == maxExtents {
-				out = append(out, Extent{Off: pos, Len: end - pos})
+				out = append(out, manifest.Extent{Off: pos, Len: end - pos})
 				return nil
 			}
 			data, err := seek(fd, pos, unix.SEEK_DATA)
@@ -156,7 +157,7 @@ func DataExtents(f *os.File, off, length int64) ([]Extent, error) {
 				return nil
 			}
 			hole = min(hole, end)
-			out = append(out, Extent{Off: data, Len: hole - data})
+			out = append(out, manifest.Extent{Off: data, Len: hole - data})
 			pos = hole
 		}
 		return nil
@@ -188,18 +189,18 @@ const dataMergeGap = 4 << 20
 const minMappedSize = dataMergeGap
 
 // dataMap lists where the data of a regular file of size bytes is, for
-// Entry.Data: extents closer than dataMergeGap merged and, when more than
-// MaxDataExtents remain, the gap doubled until they fit, so the list is
+// manifest.Entry.Data: extents closer than dataMergeGap merged and, when more than
+// manifest.MaxDataExtents remain, the gap doubled until they fit, so the list is
 // bounded whatever the file's layout. It returns nil when the map says
 // nothing a plan could use: the file system cannot tell (no SEEK_DATA, as
 // DataExtents), or the data covers the whole file. An all-hole file gives
 // an empty, non-nil list.
-func dataMap(fd int, size int64) ([]Extent, error) {
-	out := []Extent{}
+func dataMap(fd int, size int64) ([]manifest.Extent, error) {
+	out := []manifest.Extent{}
 	gap := int64(dataMergeGap)
-	add := func(x Extent) {
+	add := func(x manifest.Extent) {
 		out = appendMerged(out, x, gap)
-		for len(out) > MaxDataExtents {
+		for len(out) > manifest.MaxDataExtents {
 			gap *= 2
 			out = mergeExtents(out, gap)
 		}
@@ -229,7 +230,7 @@ func dataMap(fd int, size int64) ([]Extent, error) {
 			return nil, nil // a file system that answers nonsense
 		}
 		hole = min(hole, size)
-		add(Extent{Off: data, Len: hole - data})
+		add(manifest.Extent{Off: data, Len: hole - data})
 		pos = hole
 	}
 	if len(out) == 1 && out[0].Off == 0 && out[0].Len == size {
@@ -239,7 +240,7 @@ func dataMap(fd int, size int64) ([]Extent, error) {
 }
 
 // mergeExtents merges, in place, sorted extents apart by less than gap.
-func mergeExtents(xs []Extent, gap int64) []Extent {
+func mergeExtents(xs []manifest.Extent, gap int64) []manifest.Extent {
 	out := xs[:0]
 	for _, x := range xs {
 		out = appendMerged(out, x, gap)
@@ -249,7 +250,7 @@ func mergeExtents(xs []Extent, gap int64) []Extent {
 
 // appendMerged appends x, which starts after the last extent of xs, or
 // extends that one to cover x when less than gap lies between them.
-func appendMerged(xs []Extent, x Extent, gap int64) []Extent {
+func appendMerged(xs []manifest.Extent, x manifest.Extent, gap int64) []manifest.Extent {
 	if n := len(xs); n > 0 && x.Off-(xs[n-1].Off+xs[n-1].Len) < gap {
 		xs[n-1].Len = x.Off + x.Len - xs[n-1].Off
 		return xs
@@ -265,8 +266,8 @@ func appendMerged(xs []Extent, x Extent, gap int64) []Extent {
 // describes. A file that cannot be opened, was replaced or cannot be
 // mapped (an I/O error) keeps Data nil and is planned by its size, as a
 // dense one: slower, never wrong (its sender finds what happened).
-func mapData(dirfd int, name string, st *unix.Stat_t, e *Entry) {
-	if e.Kind != KindFile || !e.Sparse || e.Size < minMappedSize || e.LinkOf != "" {
+func mapData(dirfd int, name string, st *unix.Stat_t, e *manifest.Entry) {
+	if e.Kind != manifest.KindFile || !e.Sparse || e.Size < minMappedSize || e.LinkOf != "" {
 		return
 	}
 	var fd int

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -166,11 +167,11 @@ func notDir(dirfd int, name, p string, err error, acc access, create bool) error
 		var st unix.Stat_t
 		if fstatat(dirfd, name, &st) == nil {
 			switch e := entryFromStat(p, &st); e.Kind {
-			case KindSymlink: // replaced by one since the open
+			case manifest.KindSymlink: // replaced by one since the open
 				return &notDirError{path: p, what: "a symlink", errno: unix.ELOOP, write: acc == writing}
-			case KindFile:
+			case manifest.KindFile:
 				return &notDirError{path: p, what: "a file", errno: unix.ENOTDIR}
-			case KindSpecial:
+			case manifest.KindSpecial:
 				return &notDirError{path: p, what: "a " + e.Skip, errno: unix.ENOTDIR}
 			}
 		}

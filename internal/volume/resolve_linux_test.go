@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -101,7 +102,7 @@ func TestOpenDirFollowsNoSymlink(t *testing.T) {
 			{"dangling/x", "dangling", "a symlink"},
 			{"a/f", "a/f", "a file"},
 			{"a/f/x", "a/f", "a file"},
-			{"a/p", "a/p", "a " + SkipFIFO},
+			{"a/p", "a/p", "a " + manifest.SkipFIFO},
 		} {
 			for _, acc := range []access{reading, writing} {
 				d, err := v.openDir(c.rel, acc)

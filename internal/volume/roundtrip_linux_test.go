@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 // copyTree copies src to dst with the public API only, the way senders and
@@ -17,20 +19,20 @@ import (
 func copyTree(t *testing.T, src, dst *Volume, job string) {
 	t.Helper()
 	asRoot := isRoot()
-	var dirs, hardlinks []Entry
+	var dirs, hardlinks []manifest.Entry
 	for id, e := range walkAll(t, src, "", nil) {
 		if e.Skip != "" {
 			continue
 		}
 		switch {
-		case e.Kind == KindDir:
+		case e.Kind == manifest.KindDir:
 			mustOK(t, dst.MakeDir(e.Path, e, asRoot))
 			dirs = append(dirs, e)
-		case e.Kind == KindSymlink:
+		case e.Kind == manifest.KindSymlink:
 			mustOK(t, dst.MakeSymlink(e.Path, e, asRoot))
 		case e.LinkOf != "":
 			hardlinks = append(hardlinks, e)
-		case e.Kind == KindFile:
+		case e.Kind == manifest.KindFile:
 			copyFile(t, src, dst, job, uint64(id), e)
 			mustOK(t, dst.FinalizeFile(job, uint64(id), e.Path, e, asRoot))
 		}
@@ -38,7 +40,7 @@ func copyTree(t *testing.T, src, dst *Volume, job string) {
 	for _, e := range hardlinks {
 		mustOK(t, dst.MakeHardlink(e.Path, e.LinkOf))
 	}
-	slices.SortStableFunc(dirs, func(a, b Entry) int {
+	slices.SortStableFunc(dirs, func(a, b manifest.Entry) int {
 		return strings.Count(b.Path, "/") - strings.Count(a.Path, "/")
 	})
 	for _, e := range dirs {
@@ -48,7 +50,7 @@ func copyTree(t *testing.T, src, dst *Volume, job string) {
 }
 
 // copyFile moves one file's data chunk by chunk, holes left out.
-func copyFile(t *testing.T, src, dst *Volume, job string, id uint64, e Entry) {
+func copyFile(t *testing.T, src, dst *Volume, job string, id uint64, e manifest.Entry) {
 	t.Helper()
 	r, err := src.OpenRead(e.Path)
 	mustOK(t, err)
@@ -73,7 +75,7 @@ func copyFile(t *testing.T, src, dst *Volume, job string, id uint64, e Entry) {
 	}
 	after, err := src.Lstat(e.Path)
 	mustOK(t, err)
-	if Changed(e, after) {
+	if manifest.Changed(e, after) {
 		t.Fatalf("%s changed while being read", e.Path)
 	}
 }
@@ -99,7 +101,7 @@ func TestRoundTripKeepsContentAndMetadata(t *testing.T) {
 
 func assertSameTree(t *testing.T, src, dst *Volume, srcDir, dstDir string) {
 	t.Helper()
-	var want []Entry
+	var want []manifest.Entry
 	for _, e := range walkAll(t, src, "", nil) {
 		if e.Skip == "" {
 			want = append(want, e)
@@ -119,7 +121,7 @@ func assertSameTree(t *testing.T, src, dst *Volume, srcDir, dstDir string) {
 		if !reflect.DeepEqual(g, w) {
 			t.Errorf("%q differs:\n source %+v\n target %+v", w.Path, w, g)
 		}
-		if w.Kind == KindFile {
+		if w.Kind == manifest.KindFile {
 			a, err := os.ReadFile(filepath.Join(srcDir, w.Path))
 			mustOK(t, err)
 			b, err := os.ReadFile(filepath.Join(dstDir, w.Path))

@@ -10,11 +10,12 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
-func fileEntry(size int64) Entry {
-	return Entry{Kind: KindFile, Size: size, Mode: 0o640, MtimeNs: baseTime.UnixNano()}
+func fileEntry(size int64) manifest.Entry {
+	return manifest.Entry{Kind: manifest.KindFile, Size: size, Mode: 0o640, MtimeNs: baseTime.UnixNano()}
 }
 
 func TestNothingAtFinalPathBeforeFinalize(t *testing.T) {
@@ -169,7 +170,7 @@ func TestFinalizeRefusesToReplaceDirectory(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Fatalf("finalize over a directory: %v", err)
 	}
-	if err := v.MakeSymlink("taken", Entry{Kind: KindSymlink, Target: "x"}, false); err == nil {
+	if err := v.MakeSymlink("taken", manifest.Entry{Kind: manifest.KindSymlink, Target: "x"}, false); err == nil {
 		t.Fatal("symlink replaced a directory")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "taken/inner")); err != nil {
@@ -177,7 +178,7 @@ func TestFinalizeRefusesToReplaceDirectory(t *testing.T) {
 	}
 	// A file where a directory should go is an error, not a silent replace.
 	mustOK(t, os.WriteFile(filepath.Join(dir, "plain"), nil, 0o644))
-	if err := v.MakeDir("plain", Entry{Kind: KindDir, Mode: 0o755}, false); err == nil {
+	if err := v.MakeDir("plain", manifest.Entry{Kind: manifest.KindDir, Mode: 0o755}, false); err == nil {
 		t.Fatal("MakeDir over a file succeeded")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -154,10 +155,10 @@ func fstat(f *os.File, st *unix.Stat_t) error {
 // readlinkat reads the target of symlink name in dirfd verbatim.
 func readlinkat(dirfd int, name string, sizeHint int64) (string, error) {
 	n := 256
-	if sizeHint > 0 && sizeHint < MaxPathLen {
+	if sizeHint > 0 && sizeHint < manifest.MaxPathLen {
 		n = int(sizeHint) + 1
 	}
-	for n <= 2*MaxPathLen {
+	for n <= 2*manifest.MaxPathLen {
 		buf := make([]byte, n)
 		var got int
 		err := eintr(func() (err error) { got, err = unix.Readlinkat(dirfd, name, buf); return err })
@@ -169,12 +170,12 @@ func readlinkat(dirfd int, name string, sizeHint int64) (string, error) {
 		}
 		n *= 2
 	}
-	return "", fmt.Errorf("symlink target longer than %d bytes", 2*MaxPathLen)
+	return "", fmt.Errorf("symlink target longer than %d bytes", 2*manifest.MaxPathLen)
 }
 
 // entryFromStat builds the entry of one object from its lstat.
-func entryFromStat(rel string, st *unix.Stat_t) Entry {
-	e := Entry{
+func entryFromStat(rel string, st *unix.Stat_t) manifest.Entry {
+	e := manifest.Entry{
 		Path:    rel,
 		Mode:    uint32(modeOf(st.Mode)),
 		MtimeNs: st.Mtim.Nano(),
@@ -183,23 +184,23 @@ func entryFromStat(rel string, st *unix.Stat_t) Entry {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		e.Kind = KindFile
+		e.Kind = manifest.KindFile
 		e.Size = st.Size
 		e.Sparse = st.Blocks*512 < st.Size
 	case unix.S_IFDIR:
-		e.Kind = KindDir
+		e.Kind = manifest.KindDir
 	case unix.S_IFLNK:
-		e.Kind = KindSymlink
+		e.Kind = manifest.KindSymlink
 	case unix.S_IFSOCK:
-		e.Kind, e.Skip = KindSpecial, SkipSocket
+		e.Kind, e.Skip = manifest.KindSpecial, manifest.SkipSocket
 	case unix.S_IFIFO:
-		e.Kind, e.Skip = KindSpecial, SkipFIFO
+		e.Kind, e.Skip = manifest.KindSpecial, manifest.SkipFIFO
 	case unix.S_IFCHR:
-		e.Kind, e.Skip = KindSpecial, SkipCharDev
+		e.Kind, e.Skip = manifest.KindSpecial, manifest.SkipCharDev
 	case unix.S_IFBLK:
-		e.Kind, e.Skip = KindSpecial, SkipBlockDev
+		e.Kind, e.Skip = manifest.KindSpecial, manifest.SkipBlockDev
 	default:
-		e.Kind, e.Skip = KindSpecial, "unknown file type"
+		e.Kind, e.Skip = manifest.KindSpecial, "unknown file type"
 	}
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/leptonmesh/lepton/internal/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,11 +25,11 @@ import (
 // reported with Skip "vanished during scan". A directory that cannot be
 // read is an error naming it. A sparse file of at least 4 MiB is opened
 // (O_NOFOLLOW) and its data mapped with SEEK_DATA/SEEK_HOLE into Data,
-// bounded by MaxDataExtents. Memory is bounded by the names of the
+// bounded by manifest.MaxDataExtents. Memory is bounded by the names of the
 // directories on the current path and by the inodes with several links
 // whose other links have not been met yet.
-func (v *Volume) Walk(ctx context.Context, sub string, match func(rel string, isDir bool) bool, fn func(Entry) error) error {
-	sub, err := CleanRel(sub)
+func (v *Volume) Walk(ctx context.Context, sub string, match func(rel string, isDir bool) bool, fn func(manifest.Entry) error) error {
+	sub, err := manifest.CleanRel(sub)
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ type linkSeen struct {
 type walker struct {
 	ctx   context.Context
 	match func(string, bool) bool
-	fn    func(Entry) error
+	fn    func(manifest.Entry) error
 	sub   string
 	links map[inode]*linkSeen
 }
@@ -107,51 +108,51 @@ func (w *walker) child(parent *os.File, prel, name string) error {
 	var st unix.Stat_t
 	err := withFd(parent, func(fd int) error { return fstatat(fd, name, &st) })
 	if errors.Is(err, unix.ENOENT) {
-		return w.vanished(rel, KindFile)
+		return w.vanished(rel, manifest.KindFile)
 	}
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", w.shown(rel), err)
 	}
 	e := entryFromStat(rel, &st)
-	if !w.included(rel, e.Kind == KindDir) {
+	if !w.included(rel, e.Kind == manifest.KindDir) {
 		return nil
 	}
 	if !utf8.ValidString(name) {
 		// JSON would mangle the name; list it rather than copy it wrongly.
-		e.Size, e.Sparse, e.Skip = 0, false, SkipBadName
+		e.Size, e.Sparse, e.Skip = 0, false, manifest.SkipBadName
 		return w.fn(e)
 	}
 	switch e.Kind {
-	case KindSymlink:
+	case manifest.KindSymlink:
 		err := withFd(parent, func(fd int) (err error) {
 			e.Target, err = readlinkat(fd, name, st.Size)
 			return err
 		})
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
-			return w.vanished(rel, KindSymlink)
+			return w.vanished(rel, manifest.KindSymlink)
 		}
 		if err != nil {
 			return fmt.Errorf("scan %s: readlink: %w", w.shown(rel), err)
 		}
-	case KindFile:
+	case manifest.KindFile:
 		w.hardlink(&e, &st)
 		_ = withFd(parent, func(fd int) error { mapData(fd, name, &st, &e); return nil })
-	case KindDir:
+	case manifest.KindDir:
 		return w.subdir(parent, rel, name)
 	}
 	return w.fn(e)
 }
 
 // vanished reports an entry that disappeared while it was being scanned.
-func (w *walker) vanished(rel string, kind Kind) error {
-	if !w.included(rel, kind == KindDir) {
+func (w *walker) vanished(rel string, kind manifest.Kind) error {
+	if !w.included(rel, kind == manifest.KindDir) {
 		return nil
 	}
-	return w.fn(Entry{Path: rel, Kind: kind, Skip: SkipVanished})
+	return w.fn(manifest.Entry{Path: rel, Kind: kind, Skip: manifest.SkipVanished})
 }
 
 // hardlink sets LinkOf when the file's inode was met before in this walk.
-func (w *walker) hardlink(e *Entry, st *unix.Stat_t) {
+func (w *walker) hardlink(e *manifest.Entry, st *unix.Stat_t) {
 	if st.Nlink < 2 {
 		return
 	}
@@ -180,7 +181,7 @@ func (w *walker) subdir(parent *os.File, rel, name string) error {
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
 		// Gone, or replaced by a symlink or a file since the lstat.
-		return w.vanished(rel, KindDir)
+		return w.vanished(rel, manifest.KindDir)
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		return fmt.Errorf("scan %s: permission denied opening directory: %w", w.shown(rel), err)
 	case err != nil:

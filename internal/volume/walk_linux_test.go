@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/leptonmesh/lepton/internal/manifest"
 )
 
 func TestWalkListsEveryShape(t *testing.T) {
@@ -27,20 +29,20 @@ func TestWalkListsEveryShape(t *testing.T) {
 		}
 	}
 	want := map[string]struct {
-		kind Kind
+		kind manifest.Kind
 		size int64
 	}{
-		"empty.txt":                   {KindFile, 0},
-		"random.bin":                  {KindFile, 100 << 10},
-		"multi.bin":                   {KindFile, multiSize},
-		"deep/a/b/c/d/e/f/g/leaf.txt": {KindFile, 4},
-		"deep/a/b/c/d/e/f/g":          {KindDir, 0},
-		"café/naïve file.txt":         {KindFile, 9},
-		"with space/x y.txt":          {KindFile, 6},
-		"emptydir":                    {KindDir, 0},
-		"private":                     {KindDir, 0},
-		"links/rel":                   {KindSymlink, 0},
-		"sparse.img":                  {KindFile, sparseSize},
+		"empty.txt":                   {manifest.KindFile, 0},
+		"random.bin":                  {manifest.KindFile, 100 << 10},
+		"multi.bin":                   {manifest.KindFile, multiSize},
+		"deep/a/b/c/d/e/f/g/leaf.txt": {manifest.KindFile, 4},
+		"deep/a/b/c/d/e/f/g":          {manifest.KindDir, 0},
+		"café/naïve file.txt":         {manifest.KindFile, 9},
+		"with space/x y.txt":          {manifest.KindFile, 6},
+		"emptydir":                    {manifest.KindDir, 0},
+		"private":                     {manifest.KindDir, 0},
+		"links/rel":                   {manifest.KindSymlink, 0},
+		"sparse.img":                  {manifest.KindFile, sparseSize},
 	}
 	for p, w := range want {
 		e, ok := got[p]
@@ -67,10 +69,10 @@ func TestWalkListsEveryShape(t *testing.T) {
 	if got["hard1.txt"].LinkOf != "" || got["sub/hard2.txt"].LinkOf != "hard1.txt" {
 		t.Errorf("hardlinks: %+v %+v", got["hard1.txt"], got["sub/hard2.txt"])
 	}
-	if got["special/fifo"].Skip != SkipFIFO || got["special/sock"].Skip != SkipSocket {
+	if got["special/fifo"].Skip != manifest.SkipFIFO || got["special/sock"].Skip != manifest.SkipSocket {
 		t.Errorf("special files: %+v %+v", got["special/fifo"], got["special/sock"])
 	}
-	if got["special/fifo"].Kind != KindSpecial {
+	if got["special/fifo"].Kind != manifest.KindSpecial {
 		t.Errorf("fifo kind %v", got["special/fifo"].Kind)
 	}
 	if !got["sparse.img"].Sparse || got["random.bin"].Sparse {
@@ -129,7 +131,7 @@ func TestWalkSubdirectory(t *testing.T) {
 		t.Fatalf("walk of deep/a: %+v", es)
 	}
 	for _, sub := range []string{"links/rel", "random.bin", ".lepton", "../x", "missing"} {
-		if err := v.Walk(context.Background(), sub, nil, func(Entry) error { return nil }); err == nil {
+		if err := v.Walk(context.Background(), sub, nil, func(manifest.Entry) error { return nil }); err == nil {
 			t.Errorf("Walk(%q) succeeded", sub)
 		}
 	}
@@ -150,7 +152,7 @@ func TestWalkReportsVanishedFile(t *testing.T) {
 		return true
 	})
 	got := byPath(es)
-	if len(es) != 3 || got["b"].Skip != SkipVanished || got["b"].Kind != KindFile || got["c"].Skip != "" {
+	if len(es) != 3 || got["b"].Skip != manifest.SkipVanished || got["b"].Kind != manifest.KindFile || got["c"].Skip != "" {
 		t.Fatalf("entries: %+v", es)
 	}
 }
@@ -160,7 +162,7 @@ func TestWalkListsBadNamesWithoutCopying(t *testing.T) {
 	mustOK(t, os.WriteFile(filepath.Join(dir, "latin1-\xe9t\xe9"), []byte("x"), 0o644))
 	v := openVolume(t, dir)
 	es := walkAll(t, v, "", nil)
-	if len(es) != 1 || es[0].Skip != SkipBadName {
+	if len(es) != 1 || es[0].Skip != manifest.SkipBadName {
 		t.Fatalf("entries: %+v", es)
 	}
 }
@@ -171,7 +173,7 @@ func TestWalkStopsOnCallbackErrorAndCancel(t *testing.T) {
 	v := openVolume(t, dir)
 	stop := errors.New("stop")
 	n := 0
-	err := v.Walk(context.Background(), "", nil, func(Entry) error {
+	err := v.Walk(context.Background(), "", nil, func(manifest.Entry) error {
 		n++
 		return stop
 	})
@@ -180,7 +182,7 @@ func TestWalkStopsOnCallbackErrorAndCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := v.Walk(ctx, "", nil, func(Entry) error { return nil }); !errors.Is(err, context.Canceled) {
+	if err := v.Walk(ctx, "", nil, func(manifest.Entry) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled walk: %v", err)
 	}
 }
@@ -194,7 +196,7 @@ func TestWalkNamesUnreadableDirectory(t *testing.T) {
 	mustOK(t, os.Chmod(filepath.Join(dir, "locked"), 0))
 	t.Cleanup(func() { os.Chmod(filepath.Join(dir, "locked"), 0o755) })
 	v := openVolume(t, dir)
-	err := v.Walk(context.Background(), "", nil, func(Entry) error { return nil })
+	err := v.Walk(context.Background(), "", nil, func(manifest.Entry) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("walk of an unreadable directory: %v", err)
 	}
@@ -206,7 +208,7 @@ func TestLstatAndOpenRead(t *testing.T) {
 	v := openVolume(t, dir)
 	e, err := v.Lstat("links/rel")
 	mustOK(t, err)
-	if e.Path != "links/rel" || e.Kind != KindSymlink || e.Target != "../random.bin" {
+	if e.Path != "links/rel" || e.Kind != manifest.KindSymlink || e.Target != "../random.bin" {
 		t.Fatalf("lstat: %+v", e)
 	}
 	if _, err := v.Lstat("nope"); !errors.Is(err, fs.ErrNotExist) {
@@ -251,13 +253,13 @@ func TestDataExtentsSkipHoles(t *testing.T) {
 	if ext, _ := DataExtents(f, 2<<20, 1<<20); len(ext) != 0 {
 		t.Errorf("hole range: %+v", ext)
 	}
-	if ext, _ := DataExtents(f, 1<<20+100, 50); len(ext) != 1 || ext[0] != (Extent{1<<20 + 100, 50}) {
+	if ext, _ := DataExtents(f, 1<<20+100, 50); len(ext) != 1 || ext[0] != (manifest.Extent{Off: 1<<20 + 100, Len: 50}) {
 		t.Errorf("clipped range: %+v", ext)
 	}
 	g, err := v.OpenRead("random.bin")
 	mustOK(t, err)
 	defer g.Close()
-	if ext, _ := DataExtents(g, 0, 100<<10); len(ext) != 1 || ext[0] != (Extent{0, 100 << 10}) {
+	if ext, _ := DataExtents(g, 0, 100<<10); len(ext) != 1 || ext[0] != (manifest.Extent{Off: 0, Len: 100 << 10}) {
 		t.Errorf("dense file: %+v", ext)
 	}
 }

@@ -1,4 +1,4 @@
-package volume
+package manifest
 
 import (
 	"encoding/json"
@@ -54,11 +54,5 @@ func TestEntryJSONIsCompact(t *testing.T) {
 	}
 	if string(b) != `{"p":"a","k":1,"m":420,"t":5}` {
 		t.Fatalf("entry JSON %s", b)
-	}
-}
-
-func TestTempRel(t *testing.T) {
-	if got := TempRel("job-7", 42); got != ".lepton/tmp/job-7/42.part" {
-		t.Fatalf("TempRel = %q", got)
 	}
 }
