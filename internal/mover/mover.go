@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path"
 	"slices"
 	"sync"
 	"time"
@@ -387,5 +386,17 @@ func (m *Mover) volume(name string) (*volume.Volume, error) {
 }
 
 // sourcePath and targetPath place a manifest path under a job's directories.
-func sourcePath(j plan.Job, rel string) string { return path.Join(j.Spec.Source.Path, rel) }
-func targetPath(j plan.Job, rel string) string { return path.Join(j.Spec.Target.Path, rel) }
+func sourcePath(j plan.Job, rel string) string { return under(j.Spec.Source.Path, rel) }
+func targetPath(j plan.Job, rel string) string { return under(j.Spec.Target.Path, rel) }
+
+// under joins a manifest path to a job's directory without cleaning the
+// result: path.Join would cancel "a/../../x" against the directory and let
+// it out beside it, while left as it is the volume refuses any ".."
+// (manifest.CleanRel). The plan refuses such paths before they are
+// committed; this keeps a path that got there anyway inside the job.
+func under(dir, rel string) string {
+	if dir == "" || dir == "." {
+		return rel
+	}
+	return dir + "/" + rel
+}
