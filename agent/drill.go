@@ -104,7 +104,7 @@ func (a *Agent) registerDrills() {
 		from0 := a.cfg.NodeName
 		term := a.cluster.Raft().CurrentTerm()
 		if err := a.cluster.Raft().LeadershipTransfer().Error(); err != nil {
-			return nil, conflict("leadership transfer failed: %v", err)
+			return nil, cluster.Errorf(http.StatusConflict, "leadership transfer failed: %v", err)
 		}
 		deadline := time.Now().Add(transferLeaderMax)
 		for time.Now().Before(deadline) {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -19,7 +20,7 @@ func (a *Agent) jobRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxJobBody+1))
 		if err != nil || len(body) > maxJobBody {
-			writeError(w, http.StatusBadRequest, badRequest("job spec unreadable or larger than %d bytes", maxJobBody))
+			writeError(w, http.StatusBadRequest, fmt.Errorf("job spec unreadable or larger than %d bytes", maxJobBody))
 			return
 		}
 		var res api.JobSubmitted
@@ -35,7 +36,7 @@ func (a *Agent) jobRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		j, ok := a.cluster.FSM().Job(r.PathValue("id"))
 		if !ok {
-			writeError(w, http.StatusNotFound, notFound("no job %s; `leptonctl job list` shows the jobs", r.PathValue("id")))
+			writeError(w, http.StatusNotFound, fmt.Errorf("no job %s; `leptonctl job list` shows the jobs", r.PathValue("id")))
 			return
 		}
 		writeJSON(w, http.StatusOK, jobStatus(j))
@@ -58,7 +59,7 @@ func (a *Agent) jobRoutes(mux *http.ServeMux) {
 		fsm := a.cluster.FSM()
 		j, ok := fsm.Job(r.PathValue("id"))
 		if !ok {
-			writeError(w, http.StatusNotFound, notFound("no job %s", r.PathValue("id")))
+			writeError(w, http.StatusNotFound, fmt.Errorf("no job %s", r.PathValue("id")))
 			return
 		}
 		rep := api.JobReport{Job: jobStatus(j), Files: []api.FileReport{}}

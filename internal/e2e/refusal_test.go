@@ -31,6 +31,17 @@ func startSingle(t *testing.T) (*testcluster.Cluster, *testcluster.Agent) {
 // metric reads one unlabelled metric from an agent's /metrics.
 func metric(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent, name string) float64 {
 	t.Helper()
+	v, ok := scrape(t, c, a, name)
+	if !ok {
+		t.Fatalf("metric %s missing from %s's /metrics", name, a.Spec.Name)
+	}
+	return v
+}
+
+// scrape reads one series from an agent's /metrics: name, with its labels
+// as Prometheus prints them, e.g. `x{method="job.progress"}`.
+func scrape(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent, series string) (float64, bool) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", a.APIAddr()+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	resp, err := http.DefaultClient.Do(req)
@@ -39,12 +50,12 @@ func metric(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent, name str
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(string(body))
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(string(body))
 	if m == nil {
-		t.Fatalf("metric %s missing from /metrics (status %d)", name, resp.StatusCode)
+		return 0, false
 	}
 	v, _ := strconv.ParseFloat(m[1], 64)
-	return v
+	return v, true
 }
 
 func TestWrongGossipKeyCannotJoin(t *testing.T) {

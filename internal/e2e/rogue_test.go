@@ -106,26 +106,6 @@ func (r *rogueClient) refused(to *testcluster.Agent, method, token string, body 
 	}
 }
 
-// labelled reads one metric with one label value from an agent's /metrics
-// (0 when the series does not exist yet).
-func labelled(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent, name, label, value string) float64 {
-	t.Helper()
-	req, _ := http.NewRequest("GET", a.APIAddr()+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	m := regexp.MustCompile(`(?m)^` + name + `\{` + label + `="` + regexp.QuoteMeta(value) + `"\} (\S+)$`).FindStringSubmatch(string(body))
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	return v
-}
-
 // TestRogueMemberIsRefused: an agent holding a valid certificate of the
 // cluster CA tries every call its role does not allow, over the real
 // transport; each is refused, logged and counted, and neither the plan
@@ -192,7 +172,7 @@ func TestRogueMemberIsRefused(t *testing.T) {
 	})
 
 	r := newRogueClient(t, c, rogue)
-	refusedBefore := labelled(t, c, leader, "lepton_peer_calls_refused_total", "method", "job.progress")
+	refusedBefore := refusedProgress(t, c, leader)
 
 	// Reports of work the rogue never had: every unit written, read back
 	// and verified by tgt-1, every file in place, the metadata done.
@@ -207,7 +187,7 @@ func TestRogueMemberIsRefused(t *testing.T) {
 	}
 	r.refused(leader, "job.progress", "", forged, "receiver")
 	want := int(before.UnitsTotal)*2 + int(before.FilesTotal)*2 + 1
-	if got := labelled(t, c, leader, "lepton_peer_calls_refused_total", "method", "job.progress") - refusedBefore; got != float64(want) {
+	if got := refusedProgress(t, c, leader) - refusedBefore; got != float64(want) {
 		t.Errorf("refused reports counted: %v, want %d", got, want)
 	}
 
@@ -320,6 +300,12 @@ func TestRogueMemberIsRefused(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// refusedProgress is how many reports an agent refused (0 before the first).
+func refusedProgress(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent) float64 {
+	v, _ := scrape(t, c, a, `lepton_peer_calls_refused_total{method="job.progress"}`)
+	return v
 }
 
 func peersString(p api.RaftPeers) string {

@@ -62,23 +62,7 @@ func TestA4TiBSparseFileMigratesAsItsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srcAgent := c.Add(testcluster.Spec{Name: "src-1", Side: "source", BootstrapExpect: 1,
-		Volumes: []map[string]any{{"name": "data", "path": src}}})
-	tgt := c.Add(testcluster.Spec{Name: "tgt-1", Side: "target",
-		Volumes: []map[string]any{{"name": "data", "path": dst}}})
-	c.WaitForLeader(30*time.Second, "src-1")
-	c.WaitFor(20*time.Second, "tgt-1 registered with its volume", func() string {
-		st, err := c.Status(tgt)
-		if err != nil {
-			return err.Error()
-		}
-		for _, m := range st.Members {
-			if m.Name == "tgt-1" && m.Raft != api.RaftNone {
-				return ""
-			}
-		}
-		return "tgt-1 not in raft yet"
-	})
+	srcAgent, tgt := pair(t, c, src, dst)
 
 	started := time.Now()
 	id := submit(t, tgt, spec("sparse", "data", "data"))
