@@ -121,15 +121,10 @@ func TestForeignCertificateIsRefused(t *testing.T) {
 	}
 }
 
-func TestImpostorNameIsRefused(t *testing.T) {
-	c, src := startSingle(t)
-	// A certificate from the cluster CA, for a name no member has: the peer
-	// is not who gossip says lives anywhere, so src-1 refuses it.
-	dir := t.TempDir()
-	cert, key, err := pki.CreateCert(c.CADir, dir, pki.CertOptions{Name: "impostor"})
-	if err != nil {
-		t.Fatal(err)
-	}
+// endpointAs is a QUIC endpoint in the test process holding a certificate
+// of c's CA, closed when the test ends: it speaks the real transport.
+func endpointAs(t *testing.T, c *testcluster.Cluster, cert, key string) *transport.Endpoint {
+	t.Helper()
 	id, err := pki.LoadIdentity(filepath.Join(c.CADir, pki.CACertFile), cert, key)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +134,20 @@ func TestImpostorNameIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ep.Close()
+	t.Cleanup(func() { ep.Close() })
+	return ep
+}
+
+func TestImpostorNameIsRefused(t *testing.T) {
+	c, src := startSingle(t)
+	// A certificate from the cluster CA, for a name no member has: the peer
+	// is not who gossip says lives anywhere, so src-1 refuses it.
+	dir := t.TempDir()
+	cert, key, err := pki.CreateCert(c.CADir, dir, pki.CertOptions{Name: "impostor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := endpointAs(t, c, cert, key)
 	before := metric(t, c, src, "lepton_quic_refused_total")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

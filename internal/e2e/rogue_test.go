@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -19,7 +17,6 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/leptonmesh/lepton/internal/api"
 	"github.com/leptonmesh/lepton/internal/manifest"
-	"github.com/leptonmesh/lepton/internal/pki"
 	"github.com/leptonmesh/lepton/internal/plan"
 	"github.com/leptonmesh/lepton/internal/testcluster"
 	"github.com/leptonmesh/lepton/internal/testtree"
@@ -51,17 +48,7 @@ type rogueClient struct {
 func newRogueClient(t *testing.T, c *testcluster.Cluster, a *testcluster.Agent) *rogueClient {
 	t.Helper()
 	tls := filepath.Join(a.Dir, "tls")
-	id, err := pki.LoadIdentity(filepath.Join(c.CADir, pki.CACertFile),
-		filepath.Join(tls, a.Spec.Name+".pem"), filepath.Join(tls, a.Spec.Name+"-key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := transport.Listen(transport.Config{BindAddr: "127.0.0.1:0", Identity: id,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ep.Close() })
+	ep := endpointAs(t, c, filepath.Join(tls, a.Spec.Name+".pem"), filepath.Join(tls, a.Spec.Name+"-key.pem"))
 	return &rogueClient{t: t, c: c, ep: ep}
 }
 
