@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"time"
 )
 
@@ -249,12 +250,40 @@ func readFrame(r io.Reader, v any) error {
 	if n > MaxFrameSize {
 		return fmt.Errorf("frame of %d bytes: %w (limit %d)", n, ErrFrameTooLarge, MaxFrameSize)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
+	buf, err := readBody(r, int(n))
+	if err != nil {
 		return fmt.Errorf("read frame of %d bytes: %w", n, err)
 	}
 	if err := json.Unmarshal(buf, v); err != nil {
 		return fmt.Errorf("%w: %w", errBadFrame, err)
 	}
 	return nil
+}
+
+// frameReadStep is the buffer a frame body is first read into; it doubles
+// as the body arrives.
+const frameReadStep = 4 << 10
+
+// readBody reads an n-byte frame body (io.ReadFull's errors), growing its
+// buffer as the bytes arrive rather than allocating n at once: a peer that
+// announces a 4 MiB frame and sends nothing, on each of the 1024 streams a
+// connection may hold, would otherwise make us allocate 4 GiB for the 30 s
+// of rpcReadTimeout (FuzzRPCFrame). A frame that does arrive costs about
+// twice its size in buffers.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, frameReadStep))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(cap(buf), n-len(buf)))
+		}
+		m, err := io.ReadFull(r, buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF && len(buf) > 0 {
+			err = io.ErrUnexpectedEOF // as one io.ReadFull of n bytes says it
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
 }

@@ -101,6 +101,8 @@ func (f *FSM) AuthorizeProgress(caller string, p *Progress) ([]Refusal, error) {
 			refuse(what, "its receiver is %s", u.Receiver)
 		case !slices.Contains(r.Job.Sources, d.Sender):
 			refuse(what, "sender %s is not a source agent of the job", d.Sender)
+		case d.WireBytes < 0 || d.WireBytes > maxWireBytes(u):
+			refuse(what, "%d wire bytes for a unit of %d bytes", d.WireBytes, u.Bytes)
 		default:
 			return false
 		}
@@ -148,6 +150,10 @@ func (f *FSM) AuthorizeProgress(caller string, p *Progress) ([]Refusal, error) {
 				refuse(what, "%v", err)
 				return true
 			}
+			if r.Job.Stats.UnitsTotal+unitsFor(&ch.Entry, int64(r.Job.Spec.ChunkSize)) > MaxJobUnits {
+				refuse(what, "the changed file would take the job past %d units", MaxJobUnits)
+				return true
+			}
 			return false
 		}
 		return true
@@ -173,4 +179,15 @@ func (r *JobRecord) finalizer(f *File) string {
 		return r.finisher(&r.Units[f.FirstUnit])
 	}
 	return r.lead()
+}
+
+// maxWireBytes bounds what a unit may have taken on the wire: its bytes,
+// or its logical length for holes sent as nothing, plus compression's worst
+// case and framing.
+func maxWireBytes(u *Unit) int64 {
+	n := u.Bytes
+	for _, p := range u.Parts {
+		n = max(n, p.Len)
+	}
+	return 2*n + 1<<20
 }
