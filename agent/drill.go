@@ -21,6 +21,9 @@ const (
 
 var errDrillsOff = refuseDrill("drills are off on this agent: set `drills: true` in its config (and an API token) to allow them")
 
+// refuseDrill answers a drill that the acting agent does not allow.
+func refuseDrill(msg string) error { return cluster.Errorf(http.StatusForbidden, "%s", msg) }
+
 // drillArgs is what a drill call carries: the operator's API token, which
 // the agent that acts checks against its own.
 type drillArgs struct {

@@ -1,14 +1,8 @@
 package agent
 
 import (
-	"net/http"
-
-	"github.com/leptonmesh/lepton/cluster"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// refuseDrill answers a drill that the acting agent does not allow.
-func refuseDrill(msg string) error { return cluster.Errorf(http.StatusForbidden, "%s", msg) }
 
 var descCallsRefused = prometheus.NewDesc("lepton_peer_calls_refused_total",
 	"Calls from other agents (or reports inside them) refused because the caller's role or token does not allow them.", []string{"method"}, nil)
